@@ -126,3 +126,16 @@ type Drainer interface {
 type DrainerFunc func(ctx context.Context, n Node) error
 
 func (f DrainerFunc) Drain(ctx context.Context, n Node) error { return f(ctx, n) }
+
+// Lifecycle is implemented by drivers that can create and delete their
+// cloud group. The engine creates the group (pointing at the first template,
+// with size 0) and then grows it with health gating; it deletes the group
+// only after every node was drained and removed.
+type Lifecycle interface {
+	// Create makes the group pointing at t with a desired size of 0. Creating
+	// a group that exists with the same template is not an error.
+	Create(ctx context.Context, t Template) error
+	// Delete removes the group and the templates noderoll made for it. A group
+	// that is already gone is not an error.
+	Delete(ctx context.Context) error
+}
