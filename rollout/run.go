@@ -122,15 +122,22 @@ func (r *run) converge(ctx context.Context, target Template, origin string, rest
 		}
 		r.measure(obs)
 		r.waves(target.ID, now)
-		done, err := r.act(ctx, Decide(obs), pool)
+		intents := Decide(obs)
+		done, err := r.act(ctx, intents, pool)
 		if err != nil || done {
 			return err
 		}
+		r.waves(target.ID, now)
 		if limit := r.size + r.budget.Surge + 1; r.restore && r.restoreFailed > limit {
 			return &failure{reason: fmt.Sprintf("%d replacement node(s) failed while restoring the pool", r.restoreFailed)}
 		}
 		if s.ProgressDeadline > 0 && now.Sub(r.lastProgress) > s.ProgressDeadline && !hold {
 			return &failure{reason: fmt.Sprintf("no progress for %s (progress_deadline)", s.ProgressDeadline)}
+		}
+		if freed(intents) {
+			// A removal may have freed surge room: look again now rather
+			// than a tick later. Probes keep their own cadence.
+			continue
 		}
 		if err := r.wait(ctx, s.ProbeInterval); err != nil {
 			return err
@@ -147,7 +154,11 @@ func (r *run) track(pool Pool, target Template, now time.Time) {
 			continue
 		}
 		r.known[n.ID] = true
-		r.health[n.ID] = &nodeHealth{firstSeen: now}
+		born := now
+		if !n.CreatedAt.IsZero() && n.CreatedAt.Before(now) {
+			born = n.CreatedAt
+		}
+		r.health[n.ID] = &nodeHealth{firstSeen: born}
 		if n.Template == target.ID {
 			r.addedTarget++
 			r.rep.Added++
@@ -487,4 +498,13 @@ func (r *run) replacedBy(w int) bool {
 		need = canary + (w-1)*c
 	}
 	return r.rep.Replaced >= need || (r.rep.Replaced > 0 && r.addedTarget >= r.size && w == r.wavesStarted && r.oldLeft == 0)
+}
+
+func freed(intents []Intent) bool {
+	for _, in := range intents {
+		if in.Kind == IntentRemove {
+			return true
+		}
+	}
+	return false
 }
