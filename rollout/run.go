@@ -147,9 +147,7 @@ func (r *run) converge(ctx context.Context, target Template, origin string, rest
 
 // track notices nodes that appeared and keeps health records for them.
 func (r *run) track(pool Pool, target Template, now time.Time) {
-	seen := make(map[string]bool, len(pool.Nodes))
 	for _, n := range pool.Nodes {
-		seen[n.ID] = true
 		if r.known[n.ID] {
 			continue
 		}
@@ -165,11 +163,9 @@ func (r *run) track(pool Pool, target Template, now time.Time) {
 		}
 		r.e.emit(Event{Type: EventNodeAdded, Node: n.ID, Template: n.Template, Wave: r.waveOf(r.addedTarget), Message: fmt.Sprintf("%s %s", n.State, n.Address)})
 	}
-	for id := range r.health {
-		if !seen[id] {
-			delete(r.health, id)
-		}
-	}
+	// Health records stay for nodes that drop out of a listing: eventually
+	// consistent clouds hide nodes for a moment, and a node that comes back
+	// must not lose its streak or its deadline.
 }
 
 // probe checks every running node once, with bounded concurrency.
