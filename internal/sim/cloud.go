@@ -294,6 +294,15 @@ func (c *Cloud) prepare(s rollout.Spec) (rollout.Template, error) {
 	return t, nil
 }
 
+// TemplateFor returns the template made for s's image and machine type, if
+// any, without an API call (for tests and reports).
+func (c *Cloud) TemplateFor(s rollout.Spec) (rollout.Template, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.templates[s.Image+"\x00"+s.MachineType]
+	return t, ok
+}
+
 func (c *Cloud) known(t rollout.Template) error {
 	if _, ok := c.tplByID[t.ID]; !ok {
 		return rollout.Errorf(rollout.Invalid, "sim: template %q does not exist", t.ID)
