@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"strings"
 	"syscall"
 	"time"
@@ -141,6 +142,10 @@ func describe(ctx context.Context, err error, timeout time.Duration) error {
 		return dnsErr
 	case errors.As(err, &errno):
 		return &shortError{errno.Error(), err}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err // the caller's message already names method and URL
 	}
 	return err
 }
