@@ -221,9 +221,6 @@ func (e *Executor) interruptedOr(ctx context.Context, o Outcome) Outcome {
 func (e *Executor) finish(rep Report, o Outcome, err error) (Report, error) {
 	rep.Outcome = o
 	rep.Finished = time.Now()
-	if rep.Message == "" && err != nil {
-		rep.Message = ""
-	}
 	e.emit(Event{Type: EventFinished, Template: rep.To, Message: fmt.Sprintf("%s: replaced %d, added %d, removed %d, %d failure(s), in %s", o, rep.Replaced, rep.Added, rep.Removed, len(rep.Failures), rep.Duration().Round(time.Millisecond))})
 	if o == OutcomeConverged {
 		return rep, nil
