@@ -19,7 +19,9 @@ import (
 
 var (
 	update = flag.Bool("update", false, "rewrite testdata/*.golden from this run")
-	stale  = flag.Bool("stale", false, "TestRandomSeeds: let some seeds have delayed new nodes and lingering removed nodes at once")
+	// gaps turns on the cases that currently expose executor gaps, so the
+	// fix can be checked: go test ./internal/sim -run 'TestRandomSeeds|TestResume' -gaps
+	gaps = flag.Bool("gaps", false, "also run the cases that expose known executor gaps")
 )
 
 // world is one simulated pool under test: the cloud, the invariant checker
@@ -298,11 +300,12 @@ func randomCase(seed int64) (o sim.Options, s rollout.Strategy, size int, broken
 		o.Faults.TimeoutApplies = 0.5
 	}
 	// Eventual consistency: new nodes listed late, or removed nodes listed
-	// in their old state for a while. Both at once (-stale) make the
-	// engine's count of existing nodes low by the lingering ones while a
-	// new node is unlisted, and it surges past its budget.
+	// in their old state for a while. Known gap (-gaps): both at once make
+	// the executor's count of existing nodes low by the lingering ones
+	// while a new node is unlisted (max(Pool.Size, listed) hides one behind
+	// the other), and it surges past size + max_surge.
 	switch k := r.IntN(4); {
-	case k == 1 || (k == 3 && *stale):
+	case k == 1 || (k == 3 && *gaps):
 		o.Faults.Appear = sim.Uniform(0, 15*time.Second)
 		if k == 3 {
 			o.Faults.Linger = sim.Uniform(0, 10*time.Second)
@@ -360,21 +363,40 @@ func TestRandomSeeds(t *testing.T) {
 // must finish the job from what the cloud shows, with the invariants held
 // across both runs.
 func TestResume(t *testing.T) {
+	faulty := sim.Faults{ErrorRate: 0.05, TimeoutRate: 0.03, Timeout: 10 * time.Second, TimeoutApplies: 0.5,
+		Appear: sim.Uniform(0, 10*time.Second)}
 	cases := []struct {
 		name   string
 		broken map[string]sim.Mode
+		faults sim.Faults
 		ends   string
+		gap    string // a known executor gap this case exposes; runs only with -gaps
 	}{
-		{"roll", nil, "v2"},
-		{"rollback", map[string]sim.Mode{"v2": sim.Unhealthy}, "v1"},
+		{"roll", nil, sim.Faults{}, "v2", ""},
+		{"rollback", map[string]sim.Mode{"v2": sim.Unhealthy}, sim.Faults{}, "v1", ""},
+		{"roll-faulty", nil, faulty, "v2", ""},
+		{"rollback-faulty", map[string]sim.Mode{"v2": sim.Unhealthy}, faulty, "v1", ""},
+		{"rollback-crash", map[string]sim.Mode{"v2": sim.Crash}, sim.Faults{}, "v1",
+			"a resumed run treats every node it finds as preexisting (one probe, no min_ready), " +
+				"so a target node booting at the interruption counts as capacity on its first passing probe; " +
+				"when it then crashes, an old node drained on its account leaves the pool below size - max_unavailable"},
 	}
 	for _, c := range cases {
+		if c.gap != "" && !*gaps {
+			t.Run(c.name, func(t *testing.T) { t.Skipf("known executor gap (run with -gaps): %s", c.gap) })
+			continue
+		}
+		opts := func() sim.Options {
+			o := cloudOptions(1, c.broken)
+			o.Faults = c.faults
+			return o
+		}
 		t.Run(c.name, func(t *testing.T) {
 			const size = 4
 			s := strategy(rollout.Count(1), rollout.Count(1))
 			var total int
 			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t, cloudOptions(1, c.broken), s, size)
+				w := newWorld(t, opts(), s, size)
 				w.executor(nil).Apply(t.Context(), spec("v2", size))
 				total = len(w.events)
 			})
@@ -385,7 +407,7 @@ func TestResume(t *testing.T) {
 			defer func() { t.Logf("%d events; interrupted %d runs at one of them and resumed each", total, interrupted) }()
 			for k := 1; k <= total; k++ {
 				synctest.Test(t, func(t *testing.T) {
-					w := newWorld(t, cloudOptions(1, c.broken), s, size)
+					w := newWorld(t, opts(), s, size)
 					ctx, cancel := context.WithCancel(t.Context())
 					defer cancel()
 					seen := 0
