@@ -349,6 +349,21 @@ func TestRandomSeeds(t *testing.T) {
 				}
 				w.settledOn(end)
 				w.invariantsHeld()
+				if v1, v2 := w.templateID("v1"), w.templateID("v2"); rep.From != v1 || rep.To != v2 {
+					t.Errorf("report says %s -> %s, want %s -> %s", rep.From, rep.To, v1, v2)
+				}
+				// Known gap (-gaps): a removed node still listed in its old
+				// state is drained and removed again, and counted twice.
+				lingers := o.Faults.Linger != (sim.Dist{})
+				if !broken && rep.Replaced != size && (!lingers || *gaps) {
+					t.Errorf("report: replaced %d of %d", rep.Replaced, size)
+				}
+				if broken && len(rep.Failures) == 0 {
+					t.Errorf("report of a rollback names no failure")
+				}
+				if floor := size - w.budget.Unavailable; rep.LowestHealthy < floor {
+					t.Errorf("report: lowest healthy %d, below the floor %d", rep.LowestHealthy, floor)
+				}
 				if t.Failed() {
 					fail("see above")
 				}
