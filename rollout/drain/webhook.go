@@ -196,6 +196,9 @@ func (w *Webhook) Drain(ctx context.Context, n rollout.Node) error {
 		return fmt.Errorf("POST %s stopped (%w) after %d attempt(s); last: %s", w.display, ctx.Err(), attempts, last)
 	}
 	if resp == nil {
+		if last == "" && err != nil { // failed before any attempt was judged
+			return fmt.Errorf("POST %s: %w", w.display, err)
+		}
 		return fmt.Errorf("POST %s failed after %d attempt(s): %s", w.display, attempts, last)
 	}
 	defer resp.Body.Close()

@@ -218,3 +218,15 @@ func TestNewWebhookValidation(t *testing.T) {
 		t.Errorf("validation error leaks credentials: %v", err)
 	}
 }
+
+func TestWebhookUnreachable(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL + "/v1/drain"
+	srv.Close() // nothing listens there now
+	err := mustWebhook(t, fastRetry(WebhookOptions{URL: url, MaxAttempts: 2})).Drain(t.Context(), node)
+	host := strings.TrimSuffix(strings.TrimPrefix(url, "http://"), "/v1/drain")
+	want := "POST " + url + " failed after 2 attempt(s): dial tcp " + host + ": connect: connection refused"
+	if err == nil || err.Error() != want {
+		t.Fatalf("got  %v\nwant %s", err, want)
+	}
+}

@@ -36,6 +36,10 @@ var metadataAddrs = map[netip.Addr]bool{
 	netip.MustParseAddr("100.100.100.200"): true, // Alibaba Cloud
 }
 
+// nat64 is the well-known NAT64 prefix (RFC 6052): its last 32 bits are an
+// IPv4 address the gateway translates to.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
 // metadataNames are host names that resolve to a metadata service inside a
 // cloud's VPC. Refused before resolution; the dial-time check on the address
 // catches any other name that resolves there.
@@ -51,20 +55,33 @@ var metadataNames = map[string]bool{
 // ranges are allowed: pool nodes live there (and tests use 127.0.0.0/8).
 func checkAddr(a netip.Addr) error {
 	a = a.Unmap() // ::ffff:169.254.169.254 is 169.254.169.254
-	s := a.WithZone("").String()
-	switch {
-	case metadataAddrs[a]:
-		return &RefusedError{s, "link-local/metadata address"}
-	case a.IsLinkLocalUnicast():
-		return &RefusedError{s, "link-local address"}
-	case a.IsUnspecified():
-		return &RefusedError{s, "unspecified address"}
-	case a.IsMulticast():
-		return &RefusedError{s, "multicast address"}
-	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
-		return &RefusedError{s, "broadcast address"}
+	if reason := refusal(a); reason != "" {
+		return &RefusedError{a.WithZone("").String(), reason}
 	}
 	return nil
+}
+
+// refusal is why a is never probed, or "" when it may be.
+func refusal(a netip.Addr) string {
+	switch {
+	case metadataAddrs[a.WithZone("")]:
+		return "link-local/metadata address"
+	case a.IsLinkLocalUnicast():
+		return "link-local address"
+	case a.IsUnspecified():
+		return "unspecified address"
+	case a.IsMulticast():
+		return "multicast address"
+	case a == netip.AddrFrom4([4]byte{255, 255, 255, 255}):
+		return "broadcast address"
+	case nat64.Contains(a):
+		// 64:ff9b::a9fe:a9fe reaches 169.254.169.254 through a NAT64 gateway.
+		b := a.As16()
+		if r := refusal(netip.AddrFrom4([4]byte(b[12:]))); r != "" {
+			return r + " (NAT64)"
+		}
+	}
+	return ""
 }
 
 // checkHost validates a node's Address before any dial: it must be an IP

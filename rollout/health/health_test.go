@@ -124,6 +124,23 @@ func TestHTTPSendsPathQueryHostAndAgent(t *testing.T) {
 	}
 }
 
+func TestHTTPURL(t *testing.T) {
+	p := mustHTTP(t, HTTPOptions{Port: 8443, Scheme: "https", Path: "/healthz?deep=1", InsecureSkipVerify: true})
+	for addr, want := range map[string]string{
+		"10.0.0.5":            "https://10.0.0.5:8443/healthz?deep=1",
+		"fd12::5":             "https://[fd12::5]:8443/healthz?deep=1",
+		"web-1.pool.internal": "https://web-1.pool.internal:8443/healthz?deep=1",
+	} {
+		if got := p.URL(rollout.Node{Address: addr}); got != want {
+			t.Errorf("URL(%s) = %s, want %s", addr, got, want)
+		}
+	}
+	// A NAT64 address of an ordinary host is allowed.
+	if err := checkHost("64:ff9b::a00:5"); err != nil {
+		t.Errorf("checkHost(64:ff9b::a00:5 = 10.0.0.5) = %v, want nil", err)
+	}
+}
+
 func TestHTTPRedirectNotFollowed(t *testing.T) {
 	var followed atomic.Int32
 	node, port := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -210,6 +227,7 @@ func TestRefusedAddresses(t *testing.T) {
 	}{
 		{"169.254.169.254", "refusing to probe 169.254.169.254: link-local/metadata address", true},
 		{"::ffff:169.254.169.254", "refusing to probe 169.254.169.254: link-local/metadata address", true},
+		{"64:ff9b::a9fe:a9fe", "refusing to probe 64:ff9b::a9fe:a9fe: link-local/metadata address (NAT64)", true},
 		{"169.254.170.2", "link-local/metadata address", true},
 		{"fd00:ec2::254", "refusing to probe fd00:ec2::254: link-local/metadata address", true},
 		{"fd20:ce::254", "link-local/metadata address", true},
