@@ -141,6 +141,36 @@ func TestHTTPURL(t *testing.T) {
 	}
 }
 
+func TestHTTPConnectionReuse(t *testing.T) {
+	for _, reuse := range []bool{false, true} {
+		t.Run(fmt.Sprintf("reuse=%v", reuse), func(t *testing.T) {
+			var conns atomic.Int32
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				fmt.Fprint(w, "ok")
+			}))
+			srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+				if s == http.StateNew {
+					conns.Add(1)
+				}
+			}
+			srv.Start()
+			t.Cleanup(srv.Close)
+			node, port := nodeFor(t, srv)
+			p := mustHTTP(t, HTTPOptions{Port: port, ReuseConnections: reuse})
+			for range 3 {
+				checkErr(t, p.Probe(t.Context(), node), "")
+			}
+			want := int32(3)
+			if reuse {
+				want = 1
+			}
+			if got := conns.Load(); got != want {
+				t.Errorf("3 probes opened %d connections, want %d", got, want)
+			}
+		})
+	}
+}
+
 func TestHTTPRedirectNotFollowed(t *testing.T) {
 	var followed atomic.Int32
 	node, port := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -400,13 +430,34 @@ func TestCloudHealth(t *testing.T) {
 }
 
 // BenchmarkHTTPProbe measures probes per second against a local server with
-// bounded concurrency (GOMAXPROCS goroutines, the RunParallel default),
-// each probe on a fresh connection as in production.
+// bounded concurrency (GOMAXPROCS goroutines, the RunParallel default), each
+// probe on a fresh connection as in production, so https pays a full TLS
+// handshake per probe. Client and server share the machine's cores.
 func BenchmarkHTTPProbe(b *testing.B) {
-	node, port := serve(b, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, "ok")
-	}))
-	p := mustHTTP(b, HTTPOptions{Port: port, Path: "/healthz", BodyContains: "ok"})
+	})
+	b.Run("http", func(b *testing.B) {
+		node, port := serve(b, handler)
+		benchProbe(b, node, mustHTTP(b, HTTPOptions{Port: port, Path: "/healthz", BodyContains: "ok"}))
+	})
+	b.Run("https", func(b *testing.B) {
+		srv := httptest.NewTLSServer(handler)
+		b.Cleanup(srv.Close)
+		node, port := nodeFor(b, srv)
+		ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+		benchProbe(b, node, mustHTTP(b, HTTPOptions{Port: port, Scheme: "https", CACertPEM: ca, Path: "/healthz", BodyContains: "ok"}))
+	})
+	b.Run("https-reuse", func(b *testing.B) {
+		srv := httptest.NewTLSServer(handler)
+		b.Cleanup(srv.Close)
+		node, port := nodeFor(b, srv)
+		ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+		benchProbe(b, node, mustHTTP(b, HTTPOptions{Port: port, Scheme: "https", CACertPEM: ca, Path: "/healthz", BodyContains: "ok", ReuseConnections: true}))
+	})
+}
+
+func benchProbe(b *testing.B, node rollout.Node, p rollout.Prober) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
