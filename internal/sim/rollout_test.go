@@ -162,6 +162,7 @@ type scenario struct {
 	outcome rollout.Outcome
 	// settles says which image the pool ends on; "" for a halt.
 	settles string
+	faults  sim.Faults
 }
 
 func scenarios() []scenario {
@@ -170,12 +171,20 @@ func scenarios() []scenario {
 	halt := strategy(rollout.Count(1), rollout.Count(0))
 	halt.OnFailure = rollout.Halt
 	return []scenario{
-		{"surge1", 10, strategy(rollout.Count(1), rollout.Count(0)), nil, rollout.OutcomeConverged, "v2"},
-		{"surge25pct", 10, strategy(rollout.Percent(25), rollout.Count(0)), nil, rollout.OutcomeConverged, "v2"},
-		{"unavailable1", 10, strategy(rollout.Count(0), rollout.Count(1)), nil, rollout.OutcomeConverged, "v2"},
-		{"rollback", 10, strategy(rollout.Count(1), rollout.Count(0)), map[string]sim.Mode{"v2": sim.Unhealthy}, rollout.OutcomeRolledBack, "v1"},
-		{"halt", 10, halt, map[string]sim.Mode{"v2": sim.Crash}, rollout.OutcomeHalted, ""},
-		{"canary", 10, canary, nil, rollout.OutcomeConverged, "v2"},
+		{"surge1", 10, strategy(rollout.Count(1), rollout.Count(0)), nil, rollout.OutcomeConverged, "v2", sim.Faults{}},
+		{"surge25pct", 10, strategy(rollout.Percent(25), rollout.Count(0)), nil, rollout.OutcomeConverged, "v2", sim.Faults{}},
+		{"unavailable1", 10, strategy(rollout.Count(0), rollout.Count(1)), nil, rollout.OutcomeConverged, "v2", sim.Faults{}},
+		{"rollback", 10, strategy(rollout.Count(1), rollout.Count(0)), map[string]sim.Mode{"v2": sim.Unhealthy}, rollout.OutcomeRolledBack, "v1", sim.Faults{}},
+		{"halt", 10, halt, map[string]sim.Mode{"v2": sim.Crash}, rollout.OutcomeHalted, "", sim.Faults{}},
+		{"canary", 10, canary, nil, rollout.OutcomeConverged, "v2", sim.Faults{}},
+		// A flaky, throttled, eventually consistent API: the narrative shows
+		// the retries, and the outcome is the same.
+		{"faulty", 6, strategy(rollout.Count(2), rollout.Count(1)), nil, rollout.OutcomeConverged, "v2", sim.Faults{
+			ErrorRate: 0.1, TimeoutRate: 0.05, Timeout: 20 * time.Second, TimeoutApplies: 0.5,
+			Throttle: true, MutateBucket: sim.Bucket{Capacity: 2, Refill: 0.1},
+			Appear: sim.Uniform(0, 20*time.Second)}},
+		{"faulty-rollback", 6, strategy(rollout.Count(2), rollout.Count(1)), map[string]sim.Mode{"v2": sim.Crash}, rollout.OutcomeRolledBack, "v1", sim.Faults{
+			ErrorRate: 0.1, TimeoutRate: 0.05, Timeout: 20 * time.Second, TimeoutApplies: 0.5}},
 	}
 }
 
@@ -186,7 +195,9 @@ func TestScenarios(t *testing.T) {
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				w := newWorld(t, cloudOptions(0, sc.broken), sc.strat, sc.size)
+				o := cloudOptions(0, sc.broken)
+				o.Faults = sc.faults
+				w := newWorld(t, o, sc.strat, sc.size)
 				rep, err := w.executor(nil).Apply(t.Context(), spec("v2", sc.size))
 				if rep.Outcome != sc.outcome {
 					t.Fatalf("outcome %s, want %s: %v\n%s", rep.Outcome, sc.outcome, err, strings.Join(w.lines, "\n"))
