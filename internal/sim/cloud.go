@@ -66,6 +66,10 @@ type Options struct {
 	Broken func(rollout.Template) Mode
 	// Zones nodes are spread over, round robin. Default a, b, c.
 	Zones []string
+	// MaxNodes is the account's instance limit: a Resize that would make
+	// more nodes exist (terminating ones included, as clouds count them)
+	// fails with rollout.Quota and changes nothing. 0: no limit.
+	MaxNodes int
 
 	Faults Faults
 }
@@ -345,11 +349,34 @@ func (c *Cloud) Resize(ctx context.Context, size int) error {
 		if size < 0 {
 			return rollout.Errorf(rollout.Invalid, "sim: size %d is negative", size)
 		}
+		if err := c.quota(now, size); err != nil {
+			return err
+		}
 		c.resize(now, size)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("resize group %q to %d: %w", c.o.Name, size, err)
+	}
+	return nil
+}
+
+// quota refuses a resize that would launch past Options.MaxNodes.
+func (c *Cloud) quota(now time.Time, size int) error {
+	if c.o.MaxNodes <= 0 {
+		return nil
+	}
+	exist, members := 0, 0
+	for _, n := range c.nodes {
+		if !n.gone(now) {
+			exist++
+		}
+		if !n.removed() {
+			members++
+		}
+	}
+	if add := size - members; add > 0 && exist+add > c.o.MaxNodes {
+		return rollout.Errorf(rollout.Quota, "sim: launching %d node(s) would make %d, over the instance limit of %d", add, exist+add, c.o.MaxNodes)
 	}
 	return nil
 }

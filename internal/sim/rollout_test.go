@@ -466,3 +466,23 @@ func TestResume(t *testing.T) {
 		})
 	}
 }
+
+// TestQuotaFailsCleanly rolls a pool whose account has no room for the
+// surge node: the launch fails with a quota error that retrying cannot fix,
+// and the rollout must end rolled back with the pool untouched.
+func TestQuotaFailsCleanly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := cloudOptions(0, nil)
+		o.MaxNodes = 4
+		w := newWorld(t, o, strategy(rollout.Count(1), rollout.Count(0)), 4)
+		rep, err := w.executor(nil).Apply(t.Context(), spec("v2", 4))
+		if rep.Outcome != rollout.OutcomeRolledBack || err == nil || !strings.Contains(err.Error(), "instance limit") {
+			t.Errorf("outcome %s, error %v; want rolled back naming the instance limit\n%s", rep.Outcome, err, strings.Join(w.lines, "\n"))
+		}
+		w.invariantsHeld()
+		w.settledOn(w.templateID("v1"))
+		if st := w.cloud.Stats(); st.Removed != 0 || st.Launched != 4 {
+			t.Errorf("the pool should be untouched: %+v", st)
+		}
+	})
+}

@@ -490,3 +490,33 @@ func TestDist(t *testing.T) {
 		}
 	}
 }
+
+func TestQuota(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := sim.New(sim.Options{MaxNodes: 3, Terminate: sim.Const(time.Minute)})
+		if _, err := c.Populate(rollout.Spec{Image: "v1", Size: 2}); err != nil {
+			t.Fatal(err)
+		}
+		ctx := t.Context()
+		if err := c.Resize(ctx, 4); rollout.CodeOf(c, err) != rollout.Quota {
+			t.Fatalf("Resize(4) over a limit of 3: %v, want quota", err)
+		}
+		if s := c.State(); s.Size != 2 || s.Nodes != 2 {
+			t.Errorf("a refused resize changed the group: %+v", s)
+		}
+		if err := c.Resize(ctx, 3); err != nil {
+			t.Fatalf("Resize(3): %v", err)
+		}
+		// A terminating node still counts against the limit until it is gone.
+		if err := c.RemoveNodes(ctx, []string{"n-0001"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Resize(ctx, 3); rollout.CodeOf(c, err) != rollout.Quota {
+			t.Errorf("Resize(3) while a removed node terminates: %v, want quota", err)
+		}
+		time.Sleep(time.Minute)
+		if err := c.Resize(ctx, 3); err != nil {
+			t.Errorf("Resize(3) once the removed node is gone: %v", err)
+		}
+	})
+}
