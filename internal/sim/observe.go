@@ -65,6 +65,20 @@ func (c *Cloud) State() Snapshot {
 	return c.snapshot(time.Now(), "")
 }
 
+// Serving counts how many of the named nodes are members that answer probes
+// now (not for use inside an Observe callback).
+func (c *Cloud) Serving(ids []string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now, k := time.Now(), 0
+	for _, id := range ids {
+		if n, ok := c.byID[id]; ok && !n.removed() && n.serving(now) {
+			k++
+		}
+	}
+	return k
+}
+
 // Calls returns the API calls made so far by kind.
 func (c *Cloud) Calls() map[string]int {
 	c.mu.Lock()

@@ -40,13 +40,17 @@ type world struct {
 	healthyAtStart bool
 	violations     []string
 	steps          int
+	// draining are the nodes a drain was started on and that were not
+	// removed yet, across runs: a drained node serves nothing a scheduler
+	// may count on, even if an interrupted run never removed it.
+	draining map[string]bool
 }
 
 // newWorld makes a cloud holding size healthy nodes on spec "v1" and starts
 // checking invariants on every recorded step.
 func newWorld(t *testing.T, o sim.Options, s rollout.Strategy, size int) *world {
 	t.Helper()
-	w := &world{t: t, cloud: sim.New(o), strat: s, size: size, budget: s.Resolve(size), start: time.Now()}
+	w := &world{t: t, cloud: sim.New(o), strat: s, size: size, budget: s.Resolve(size), start: time.Now(), draining: map[string]bool{}}
 	if _, err := w.cloud.Populate(spec("v1", size)); err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +98,7 @@ func (w *world) executor(onEvent func(rollout.Event)) *rollout.Executor {
 		OnEvent: func(ev rollout.Event) {
 			w.events = append(w.events, ev)
 			w.lines = append(w.lines, fmt.Sprintf("%-10s %s", w.offset(ev.Time), ev))
+			w.checkDrain(ev)
 			if onEvent != nil {
 				onEvent(ev)
 			}
@@ -103,6 +108,30 @@ func (w *world) executor(onEvent func(rollout.Event)) *rollout.Executor {
 		w.t.Fatal(err)
 	}
 	return e
+}
+
+// checkDrain asserts the stricter form of the availability floor when a
+// drain starts: the healthy nodes not being drained must still number at
+// least size - max_unavailable. An old node may go only when the capacity
+// it provides is covered by healthy new nodes or the unavailable budget.
+func (w *world) checkDrain(ev rollout.Event) {
+	switch ev.Type {
+	case rollout.EventNodeDraining:
+		w.draining[ev.Node] = true
+	case rollout.EventNodeRemoved:
+		delete(w.draining, ev.Node)
+		return
+	default:
+		return
+	}
+	ids := make([]string, 0, len(w.draining))
+	for id := range w.draining {
+		ids = append(ids, id)
+	}
+	capacity := w.cloud.State().Healthy - w.cloud.Serving(ids)
+	if floor := w.size - w.budget.Unavailable; w.healthyAtStart && capacity < floor {
+		w.violate(ev.Time, "draining %s leaves %d healthy nodes not draining, fewer than size %d - unavailable %d", ev.Node, capacity, w.size, w.budget.Unavailable)
+	}
 }
 
 // invariantsHeld fails the test if any step broke a safety invariant.
