@@ -182,7 +182,8 @@ func (d *Driver) alive(r *nodeRecord) (bool, error) {
 		if st.state != 'Z' && st.state != 'X' {
 			return true, nil
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	} else if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ESRCH) {
+		// ESRCH: the process exited while its stat file was being read.
 		return false, d.errorf("node %s: %w", r.ID, err)
 	}
 	// The shell is gone or a zombie; the command it ran may outlive it.
