@@ -515,3 +515,44 @@ func TestQuotaFailsCleanly(t *testing.T) {
 		}
 	})
 }
+
+// TestRandomResume interrupts random rollouts (random pool, strategy,
+// faults and broken target, as TestRandomSeeds) at a random event, then
+// resumes with a fresh executor: the pair must end where one run would.
+func TestRandomResume(t *testing.T) {
+	const seeds = 120
+	for seed := range int64(seeds) {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			t.Parallel()
+			o, s, size, broken, desc := randomCase(1000 + seed)
+			k := 1 + rand.New(rand.NewPCG(uint64(seed), 0xc0ffee)).IntN(30)
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t, o, s, size)
+				ctx, cancel := context.WithCancel(t.Context())
+				defer cancel()
+				seen := 0
+				first, _ := w.executor(func(rollout.Event) {
+					if seen++; seen == k {
+						cancel()
+					}
+				}).Apply(ctx, spec("v2", size))
+				cut := len(w.lines)
+				rep, err := w.executor(nil).Apply(t.Context(), spec("v2", size))
+				want, end := rollout.OutcomeConverged, w.templateID("v2")
+				if broken {
+					want, end = rollout.OutcomeRolledBack, w.templateID("v1")
+				}
+				if rep.Outcome != want {
+					t.Errorf("resumed run ended %s, want %s: %v", rep.Outcome, want, err)
+				}
+				w.settledOn(end)
+				w.invariantsHeld()
+				if t.Failed() {
+					t.Fatalf("seed %d (%s), interrupted at event %d; first run:\n%s\nresumed run:\n%s", seed, desc, k,
+						strings.Join(w.lines[:cut], "\n"), strings.Join(w.lines[cut:], "\n"))
+				}
+				t.Logf("first run %s at event %d of %d; resumed run %s", first.Outcome, k, seen, rep.Outcome)
+			})
+		})
+	}
+}
