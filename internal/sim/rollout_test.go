@@ -556,3 +556,41 @@ func TestRandomResume(t *testing.T) {
 		})
 	}
 }
+
+// TestCreateAndDestroy has the executor create the group from nothing,
+// grow it health-gated, and destroy it: drained, removed, deleted.
+func TestCreateAndDestroy(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := sim.New(cloudOptions(2, nil))
+		var lines []string
+		e, err := rollout.New(rollout.Options{Driver: c, Strategy: strategy(rollout.Count(1), rollout.Count(0)), Prober: c.Prober(),
+			Drainer: c.Drainer(sim.Uniform(time.Second, 5*time.Second)),
+			OnEvent: func(ev rollout.Event) { lines = append(lines, ev.String()) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := e.Apply(t.Context(), spec("v1", 3))
+		if err != nil {
+			t.Fatalf("create: %v\n%s", err, strings.Join(lines, "\n"))
+		}
+		s := c.State()
+		if !s.Exists || s.Members != 3 || s.Healthy != 3 || s.Template != rep.To || s.ByTemplate[rep.To].Nodes != 3 {
+			t.Errorf("after create: %+v", s)
+		}
+		if calls := c.Calls(); calls[sim.CallCreate] != 1 {
+			t.Errorf("create calls %d, want 1", calls[sim.CallCreate])
+		}
+		if _, err := e.Destroy(t.Context()); err != nil {
+			t.Fatalf("destroy: %v\n%s", err, strings.Join(lines, "\n"))
+		}
+		if s := c.State(); s.Exists || s.Nodes != 0 {
+			t.Errorf("after destroy: %+v", s)
+		}
+		if _, err := c.Describe(t.Context()); rollout.CodeOf(c, err) != rollout.NotFound {
+			t.Errorf("Describe after destroy: %v, want not found", err)
+		}
+		if rep, err := e.Destroy(t.Context()); err != nil || rep.Outcome != rollout.OutcomeConverged {
+			t.Errorf("destroying again: %s, %v; want a no-op", rep.Outcome, err)
+		}
+	})
+}
