@@ -288,31 +288,36 @@ func placeholders() validator.String {
 	}}
 }
 
-// importLocal adopts an existing local pool.
-func (r *nodePoolResource) importLocal(ctx context.Context, name string, stateDir types.String, resp *resource.ImportStateResponse) diag.Diagnostics {
+// importLocal adopts an existing local pool. The command, env and the
+// other blocks come from the configuration at the next apply: the backend
+// has no public way to read them back.
+func (r *nodePoolResource) importLocal(ctx context.Context, dir, name string, port int, resp *resource.ImportStateResponse) diag.Diagnostics {
 	var diags diag.Diagnostics
 	if r.data == nil {
 		diags.AddError("Provider Not Configured", "The noderoll provider must be configured to import a pool.")
 		return diags
 	}
-	dir := r.data.LocalStateDir
-	if !stateDir.IsNull() {
-		d, err := absDir(stateDir.ValueString())
+	stateDir := types.StringNull()
+	abs := r.data.LocalStateDir
+	if dir != "" {
+		d, err := absDir(dir)
 		if err != nil {
 			diags.AddError("Invalid Import ID", err.Error())
 			return diags
 		}
-		dir = d
-		stateDir = types.StringValue(d)
+		abs = d
+		if d != r.data.LocalStateDir {
+			stateDir = types.StringValue(d) // the provider's own directory needs no override
+		}
 	}
-	ok, err := local.Exists(dir, name)
+	ok, err := local.Exists(abs, name)
 	if err != nil {
-		diags.AddError("Could Not Import Node Pool", fmt.Sprintf("Looking for pool %q in %s: %v", name, dir, err))
+		diags.AddError("Could Not Import Node Pool", fmt.Sprintf("Looking for pool %q in %s: %v", name, abs, err))
 		return diags
 	}
 	if !ok {
 		diags.AddError("Node Pool Not Found",
-			fmt.Sprintf("There is no local pool %q in %s. Import by <state_dir>/<name>, or by <name> for a pool in the provider's local.state_dir.", name, dir))
+			fmt.Sprintf("There is no local pool %q in %s. Import by <state_dir>/<name>, or by <name> for a pool in the provider's local.state_dir.", name, abs))
 		return diags
 	}
 	l := localModel{
@@ -320,6 +325,9 @@ func (r *nodePoolResource) importLocal(ctx context.Context, name string, stateDi
 		Port:     types.Int64Null(),
 		Env:      types.MapNull(types.StringType),
 		StateDir: stateDir,
+	}
+	if port != 0 {
+		l.Port = types.Int64Value(int64(port))
 	}
 	diags.Append(resp.State.SetAttribute(ctx, path.Root("id"), name)...)
 	diags.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -439,19 +440,29 @@ func (m *nodePoolModel) drains() bool {
 	return m.Drain != nil && (!m.Drain.Command.IsNull() || m.Drain.Webhook != nil)
 }
 
-// parseImportID accepts "<state_dir>/<name>" or "<name>".
-func parseImportID(id string) (dir, name string, err error) {
+// parseImportID accepts "<state_dir>/<name>" or "<name>", each optionally
+// followed by ":<port>". The port is needed for a pool that does not serve on
+// the local backend's default port: the backend tells a booting node from a
+// serving one by connecting to it. port is 0 when not given.
+func parseImportID(id string) (dir, name string, port int, err error) {
 	id = strings.TrimSpace(id)
-	i := strings.LastIndex(id, "/")
+	want := fmt.Errorf("import ID %q: want <state_dir>/<name> or <name>, optionally followed by :<port>, where name is %s", id, poolNameWant)
 	dir, name = "", id
-	if i >= 0 {
+	if i := strings.LastIndex(id, "/"); i >= 0 {
 		dir, name = id[:i], id[i+1:]
 		if dir == "" {
 			dir = "/"
 		}
 	}
-	if !poolNameRE.MatchString(name) {
-		return "", "", fmt.Errorf("import ID %q: want <state_dir>/<name> or <name>, where name is %s", id, poolNameWant)
+	if n, p, ok := strings.Cut(name, ":"); ok {
+		v, perr := strconv.Atoi(p)
+		if perr != nil || v < 1 || v > 65535 {
+			return "", "", 0, want
+		}
+		name, port = n, v
 	}
-	return dir, name, nil
+	if !poolNameRE.MatchString(name) {
+		return "", "", 0, want
+	}
+	return dir, name, port, nil
 }

@@ -370,9 +370,37 @@ func (r *nodePoolResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 					},
 				},
 			},
-			"timeouts": timeouts.Block(ctx, timeouts.Opts{Create: true, Update: true, Delete: true}),
+			"timeouts": timeoutsBlock(ctx),
 		},
 	}
+}
+
+// timeoutsBlock is the framework's timeouts block with descriptions in the
+// docs: how long create, update and delete may take before the run is
+// interrupted (and reported as such).
+func timeoutsBlock(ctx context.Context) schema.Block {
+	b := timeouts.Block(ctx, timeouts.Opts{
+		Create: true, Update: true, Delete: true,
+		CreateDescription: "How long creating the pool and waiting for `size` healthy nodes may take, such as `\"30m\"`. Default `\"30m\"`.",
+		UpdateDescription: "How long a rollout, including a rollback, may take, such as `\"2h\"`. Default `\"60m\"`. When it runs out the rollout " +
+			"stops where it is (outcome `interrupted`) and the next apply continues it.",
+		DeleteDescription: "How long draining and removing every node may take. Default `\"30m\"`.",
+	})
+	nb, ok := b.(schema.SingleNestedBlock)
+	if !ok {
+		return b
+	}
+	nb.MarkdownDescription = "Time limits of the operations."
+	attrs := make(map[string]schema.Attribute, len(nb.Attributes))
+	for k, a := range nb.Attributes {
+		if sa, ok := a.(schema.StringAttribute); ok {
+			sa.MarkdownDescription = sa.Description
+			a = sa
+		}
+		attrs[k] = a
+	}
+	nb.Attributes = attrs
+	return nb
 }
 
 // ConfigValidators enforce the block structure that per-attribute validators
@@ -646,18 +674,15 @@ func (r *nodePoolResource) Delete(ctx context.Context, req resource.DeleteReques
 }
 
 // ImportState adopts an existing pool by "<state_dir>/<name>" or "<name>"
-// (in the provider's state directory).
+// (in the provider's state directory), with ":<port>" when its nodes do not
+// serve on the local backend's default port.
 func (r *nodePoolResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	dir, name, err := parseImportID(req.ID)
+	dir, name, port, err := parseImportID(req.ID)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid Import ID", err.Error())
 		return
 	}
-	stateDir := types.StringNull()
-	if dir != "" {
-		stateDir = types.StringValue(dir)
-	}
-	resp.Diagnostics.Append(r.importLocal(ctx, name, stateDir, resp)...)
+	resp.Diagnostics.Append(r.importLocal(ctx, dir, name, port, resp)...)
 }
 
 // apply runs the engine with progress in the Terraform log.

@@ -1,0 +1,132 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	fwprovider "github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+)
+
+// terraformPath is the Terraform CLI the acceptance tests run unless
+// TF_ACC_TERRAFORM_PATH names another: built from source, never downloaded.
+const terraformPath = "/root/.cache/noderoll-tools/terraform-1.5.7/terraform"
+
+// Built once in TestMain for the acceptance tests.
+var (
+	testAppPath      string // the demo app every node runs
+	testProviderDir  string // a directory holding terraform-provider-noderoll, for dev_overrides
+	testTerraformBin string
+)
+
+var testAccProviders = map[string]func() (tfprotov6.ProviderServer, error){
+	"noderoll": providerserver.NewProtocol6WithError(New("test")()),
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(testMain(m))
+}
+
+func testMain(m *testing.M) int {
+	if os.Getenv("TF_ACC") == "" {
+		return m.Run()
+	}
+	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
+		os.Setenv("TF_ACC_TERRAFORM_PATH", terraformPath)
+	}
+	testTerraformBin = os.Getenv("TF_ACC_TERRAFORM_PATH")
+	if _, err := os.Stat(testTerraformBin); err != nil {
+		fmt.Fprintf(os.Stderr, "acceptance tests need Terraform at %s (set TF_ACC_TERRAFORM_PATH): %v\n", testTerraformBin, err)
+		return 1
+	}
+	// Terraform asks checkpoint servers for news unless told not to.
+	os.Setenv("CHECKPOINT_DISABLE", "1")
+	dir, err := os.MkdirTemp("", "noderoll-acc-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	testAppPath = filepath.Join(dir, "app")
+	testProviderDir = filepath.Join(dir, "provider")
+	for _, b := range []struct{ out, pkg string }{
+		{testAppPath, "../../examples/local/app"},
+		{filepath.Join(testProviderDir, "terraform-provider-noderoll"), "../.."},
+	} {
+		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "building %s: %v\n", b.pkg, err)
+			return 1
+		}
+	}
+	return m.Run()
+}
+
+// TestSchemasDescribeEveryAttribute keeps the generated docs complete.
+func TestSchemasDescribeEveryAttribute(t *testing.T) {
+	ctx := context.Background()
+	p := New("test")()
+	var presp fwprovider.SchemaResponse
+	p.Schema(ctx, fwprovider.SchemaRequest{}, &presp)
+	if presp.Diagnostics.HasError() {
+		t.Fatal(presp.Diagnostics)
+	}
+	if presp.Schema.MarkdownDescription == "" {
+		t.Error("provider: no MarkdownDescription")
+	}
+	for name, a := range presp.Schema.Attributes {
+		if a.GetMarkdownDescription() == "" {
+			t.Errorf("provider attribute %s: no MarkdownDescription", name)
+		}
+	}
+	for name, b := range presp.Schema.Blocks {
+		if b.GetMarkdownDescription() == "" {
+			t.Errorf("provider block %s: no MarkdownDescription", name)
+		}
+	}
+
+	var rresp fwresource.SchemaResponse
+	NewNodePoolResource().Schema(ctx, fwresource.SchemaRequest{}, &rresp)
+	if rresp.Diagnostics.HasError() {
+		t.Fatal(rresp.Diagnostics)
+	}
+	if d := rresp.Schema.ValidateImplementation(ctx); d.HasError() {
+		t.Fatal(d)
+	}
+	checkAttrs(t, "noderoll_node_pool", rresp.Schema.Attributes)
+	checkBlocks(t, "noderoll_node_pool", rresp.Schema.Blocks)
+}
+
+func checkAttrs(t *testing.T, at string, attrs map[string]rschema.Attribute) {
+	for name, a := range attrs {
+		if a.GetMarkdownDescription() == "" {
+			t.Errorf("%s.%s: no MarkdownDescription", at, name)
+		}
+		switch n := a.(type) {
+		case rschema.SingleNestedAttribute:
+			checkAttrs(t, at+"."+name, n.Attributes)
+		case rschema.ListNestedAttribute:
+			checkAttrs(t, at+"."+name, n.NestedObject.Attributes)
+		}
+	}
+}
+
+func checkBlocks(t *testing.T, at string, blocks map[string]rschema.Block) {
+	for name, b := range blocks {
+		if b.GetMarkdownDescription() == "" {
+			t.Errorf("%s.%s: no MarkdownDescription", at, name)
+		}
+		if n, ok := b.(rschema.SingleNestedBlock); ok {
+			checkAttrs(t, at+"."+name, n.Attributes)
+			checkBlocks(t, at+"."+name, n.Blocks)
+		}
+	}
+}

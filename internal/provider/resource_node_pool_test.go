@@ -1,0 +1,450 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/noderoll/terraform-provider-noderoll/providers/local"
+)
+
+// poolConf renders a configuration of one local pool running the demo app.
+// Timings are small so the suite runs in minutes: probes every 200ms, one
+// passing probe, 300ms of min_ready.
+type poolConf struct {
+	stateDir    string
+	name        string
+	size        int
+	image       string
+	machineType string
+	port        int
+	rollout     string // extra lines in the rollout block
+	extra       string // extra blocks in the resource
+}
+
+func (c poolConf) hcl() string {
+	mt := c.machineType
+	if mt == "" {
+		mt = "small"
+	}
+	return fmt.Sprintf(`
+provider "noderoll" {
+  local {
+    state_dir = %q
+  }
+}
+
+resource "noderoll_node_pool" "test" {
+  name         = %q
+  size         = %d
+  image        = %q
+  machine_type = %q
+
+  local {
+    command = [%q, "--listen", "{{address}}:{{port}}", "--version", "{{image}}", "--node-id", "{{node_id}}"]
+    port    = %d
+  }
+  rollout {
+    min_ready     = "300ms"
+    node_deadline = "5s"
+    %s
+  }
+  health_check {
+    http {
+      path = "/healthz"
+    }
+    interval          = "200ms"
+    timeout           = "200ms"
+    healthy_threshold = 1
+  }
+  %s
+}
+`, c.stateDir, c.name, c.size, c.image, mt, testAppPath, c.port, c.rollout, c.extra)
+}
+
+// newPoolConf gives a test its own state directory and port, and stops
+// whatever pool the test leaves behind.
+func newPoolConf(t *testing.T, name string, port int) poolConf {
+	t.Helper()
+	dir := t.TempDir()
+	t.Cleanup(func() {
+		d := observer(t, dir, name, port)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := d.Delete(ctx); err != nil {
+			t.Errorf("cleanup: deleting pool %s: %v", name, err)
+		}
+	})
+	return poolConf{stateDir: dir, name: name, size: 3, image: "v1", port: port}
+}
+
+// observer is a local driver that only observes the pool.
+func observer(t *testing.T, dir, name string, port int) *local.Driver {
+	t.Helper()
+	d, err := local.New(local.Options{StateDir: dir, Pool: name, Command: []string{"false"}, Port: port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// version asks a node which version it runs; "" when it does not serve.
+func version(addr string, port int) string {
+	c := http.Client{Timeout: time.Second}
+	resp, err := c.Get("http://" + net.JoinHostPort(addr, strconv.Itoa(port)) + "/healthz")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	_, v, _ := strings.Cut(strings.TrimSpace(string(b)), "version=")
+	return v
+}
+
+// checkServing checks, outside Terraform, that the pool has exactly size
+// nodes and every one of them answers its health check with version want.
+// It records the node IDs in ids when ids is not nil.
+func checkServing(t *testing.T, c poolConf, size int, want string, ids *[]string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		p, err := observer(t, c.stateDir, c.name, c.port).Describe(context.Background())
+		if err != nil {
+			return err
+		}
+		if len(p.Nodes) != size {
+			return fmt.Errorf("pool has %d nodes, want %d: %+v", len(p.Nodes), size, p.Nodes)
+		}
+		var got []string
+		for _, n := range p.Nodes {
+			if v := version(n.Address, c.port); v != want {
+				return fmt.Errorf("node %s at %s serves version %q, want %q", n.ID, n.Address, v, want)
+			}
+			got = append(got, n.ID)
+		}
+		if ids != nil {
+			*ids = got
+		}
+		return nil
+	}
+}
+
+// checkReplaced fails unless no node of before is still in the pool: every
+// process was replaced.
+func checkReplaced(t *testing.T, c poolConf, before *[]string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if len(*before) == 0 {
+			return fmt.Errorf("no node IDs recorded before the rollout")
+		}
+		p, err := observer(t, c.stateDir, c.name, c.port).Describe(context.Background())
+		if err != nil {
+			return err
+		}
+		for _, n := range p.Nodes {
+			for _, old := range *before {
+				if n.ID == old {
+					return fmt.Errorf("node %s was not replaced", old)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+// checkKept fails unless every node of before is still in the pool.
+func checkKept(t *testing.T, c poolConf, before *[]string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		p, err := observer(t, c.stateDir, c.name, c.port).Describe(context.Background())
+		if err != nil {
+			return err
+		}
+		have := map[string]bool{}
+		for _, n := range p.Nodes {
+			have[n.ID] = true
+		}
+		for _, id := range *before {
+			if !have[id] {
+				return fmt.Errorf("node %s was replaced or removed; a scale must keep it", id)
+			}
+		}
+		return nil
+	}
+}
+
+// capacityWatch counts, beside the test, how many nodes answer their health
+// check, the way a load balancer would see the pool, and keeps the lowest.
+type capacityWatch struct {
+	mu      sync.Mutex
+	lowest  int
+	samples int
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func watchCapacity(t *testing.T, c poolConf) *capacityWatch {
+	w := &capacityWatch{lowest: -1, stop: make(chan struct{}), done: make(chan struct{})}
+	d := observer(t, c.stateDir, c.name, c.port)
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			p, err := d.Describe(ctx)
+			cancel()
+			if err != nil {
+				continue // the engine holds the pool's lock: sample on the next tick
+			}
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			serving := 0
+			for _, n := range p.Nodes {
+				wg.Add(1)
+				go func(addr string) {
+					defer wg.Done()
+					if version(addr, c.port) != "" {
+						mu.Lock()
+						serving++
+						mu.Unlock()
+					}
+				}(n.Address)
+			}
+			wg.Wait()
+			w.mu.Lock()
+			if w.lowest < 0 || serving < w.lowest {
+				w.lowest = serving
+			}
+			w.samples++
+			w.mu.Unlock()
+		}
+	}()
+	t.Cleanup(w.Stop)
+	return w
+}
+
+// Stop ends the watch and returns the lowest count and the samples taken.
+func (w *capacityWatch) Stop() {
+	select {
+	case <-w.stop:
+	default:
+		close(w.stop)
+	}
+	<-w.done
+}
+
+func (w *capacityWatch) check(atLeast int) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		w.Stop()
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.samples < 5 {
+			return fmt.Errorf("capacity watch took only %d samples", w.samples)
+		}
+		if w.lowest < atLeast {
+			return fmt.Errorf("during the rollout only %d nodes served at one moment, want at least %d", w.lowest, atLeast)
+		}
+		return nil
+	}
+}
+
+// checkGone is a CheckDestroy: the pool's state is gone and no node of it
+// still serves.
+func checkGone(t *testing.T, c poolConf, addrs *[]string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		ok, err := local.Exists(c.stateDir, c.name)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return fmt.Errorf("pool %s still exists in %s", c.name, c.stateDir)
+		}
+		for _, a := range *addrs {
+			conn, err := net.DialTimeout("tcp", net.JoinHostPort(a, strconv.Itoa(c.port)), 500*time.Millisecond)
+			if err == nil {
+				conn.Close()
+				return fmt.Errorf("a process still listens at %s:%d after destroy", a, c.port)
+			}
+		}
+		return nil
+	}
+}
+
+// recordAddresses keeps the node addresses in state, for checkGone.
+func recordAddresses(addrs *[]string) resource.TestCheckFunc {
+	return func(s *terraform.State) error {
+		r := s.RootModule().Resources["noderoll_node_pool.test"]
+		if r == nil {
+			return fmt.Errorf("no noderoll_node_pool.test in state")
+		}
+		n, _ := strconv.Atoi(r.Primary.Attributes["nodes.#"])
+		for i := 0; i < n; i++ {
+			*addrs = append(*addrs, r.Primary.Attributes[fmt.Sprintf("nodes.%d.address", i)])
+		}
+		return nil
+	}
+}
+
+func planValue(attr string, v knownvalue.Check) plancheck.PlanCheck {
+	return plancheck.ExpectKnownValue("noderoll_node_pool.test", tfjsonpath.New("rollout_plan").AtMapKey(attr), v)
+}
+
+const res = "noderoll_node_pool.test"
+
+// storeAttr copies an attribute from state into *dst.
+func storeAttr(name string, dst *string) resource.TestCheckFunc {
+	return resource.TestCheckResourceAttrWith(res, name, func(v string) error {
+		*dst = v
+		return nil
+	})
+}
+
+// TestAccNodePool_lifecycle: create, roll the image, roll the machine type,
+// scale, a no-op plan, a change that rolls nothing, import, destroy.
+func TestAccNodePool_lifecycle(t *testing.T) {
+	c := newPoolConf(t, "life", 39211)
+	var ids, addrs []string
+	var firstTemplate string
+	var w *capacityWatch
+	v2 := c
+	v2.image = "v2"
+	large := v2
+	large.machineType = "large"
+	scaled := large
+	scaled.size = 5
+	paused := scaled
+	paused.rollout = `pause_between_waves = "1s"`
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             checkGone(t, c, &addrs),
+		Steps: []resource.TestStep{
+			{
+				Config: c.hcl(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionCreate),
+					planValue("action", knownvalue.StringExact("create")),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr(res, "id", "life"),
+					resource.TestCheckResourceAttr(res, "nodes.#", "3"),
+					resource.TestCheckResourceAttr(res, "nodes.0.healthy", "true"),
+					resource.TestCheckResourceAttr(res, "nodes.2.healthy", "true"),
+					resource.TestCheckResourceAttr(res, "last_rollout.outcome", "converged"),
+					resource.TestCheckNoResourceAttr(res, "previous_template"),
+					storeAttr("template", &firstTemplate),
+					checkServing(t, c, 3, "v1", &ids),
+				),
+			},
+			{
+				// A new image rolls every node, one at a time (max_surge 1,
+				// max_unavailable 0), never below 3 serving nodes.
+				PreConfig: func() { w = watchCapacity(t, c) },
+				Config:    v2.hcl(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					planValue("action", knownvalue.StringExact("roll")),
+					planValue("replaced", knownvalue.Int64Exact(3)),
+					planValue("waves", knownvalue.Int64Exact(3)),
+					planValue("lowest_healthy", knownvalue.Int64Exact(3)),
+					planValue("min_allowed", knownvalue.Int64Exact(3)),
+					planValue("max_nodes", knownvalue.Int64Exact(4)),
+					planValue("summary", knownvalue.StringRegexp(regexp.MustCompile(
+						`^roll 3 node\(s\) from image=v1 machine_type=small to image=v2 machine_type=small in 3 wave\(s\)`))),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					func(s *terraform.State) error { return w.check(3)(s) },
+					checkReplaced(t, c, &ids),
+					checkServing(t, c, 3, "v2", &ids),
+					resource.TestCheckResourceAttr(res, "image", "v2"),
+					resource.TestCheckResourceAttr(res, "last_rollout.outcome", "converged"),
+					resource.TestCheckResourceAttr(res, "last_rollout.replaced", "3"),
+					resource.TestCheckResourceAttrSet(res, "last_rollout.node_ready_seconds"),
+					resource.TestCheckResourceAttrWith(res, "previous_template", func(v string) error {
+						if v != firstTemplate {
+							return fmt.Errorf("previous_template = %q, want the first template %q", v, firstTemplate)
+						}
+						return nil
+					}),
+				),
+			},
+			{
+				// A new machine type rolls too.
+				Config: large.hcl(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					planValue("action", knownvalue.StringExact("roll")),
+					planValue("replaced", knownvalue.Int64Exact(3)),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkReplaced(t, c, &ids),
+					checkServing(t, c, 3, "v2", &ids),
+					resource.TestCheckResourceAttr(res, "machine_type", "large"),
+				),
+			},
+			{
+				// A size change scales without replacing a node.
+				Config: scaled.hcl(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					planValue("action", knownvalue.StringExact("scale")),
+					planValue("replaced", knownvalue.Int64Exact(0)),
+					planValue("waves", knownvalue.Int64Exact(0)),
+					planValue("summary", knownvalue.StringRegexp(regexp.MustCompile(`^scale from 3 to 5 node\(s\) on image=v2 machine_type=large without replacing any`))),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkKept(t, c, &ids),
+					checkServing(t, c, 5, "v2", nil),
+					resource.TestCheckResourceAttr(res, "nodes.#", "5"),
+					resource.TestCheckResourceAttr(res, "last_rollout.replaced", "0"),
+					recordAddresses(&addrs),
+				),
+			},
+			{
+				// Nothing changed: the plan is empty.
+				Config:   scaled.hcl(),
+				PlanOnly: true,
+			},
+			{
+				// A setting that rolls nothing says so.
+				Config:             paused.hcl(),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					planValue("action", knownvalue.StringExact("none")),
+					planValue("replaced", knownvalue.Int64Exact(0)),
+					planValue("summary", knownvalue.StringExact("no rollout: 5 node(s) already on image=v2 machine_type=large")),
+				}},
+			},
+			{
+				// Import by <state_dir>/<name> adopts the pool as it is.
+				Config:            scaled.hcl(),
+				ResourceName:      res,
+				ImportState:       true,
+				ImportStateId:     fmt.Sprintf("%s/%s:%d", c.stateDir, c.name, c.port),
+				ImportStateVerify: true,
+				// Settings that live only in the configuration, and the
+				// record of the last apply, cannot be read back from a pool.
+				ImportStateVerifyIgnore: []string{"local.command", "rollout", "health_check", "timeouts", "rollout_plan", "last_rollout", "previous_template"},
+			},
+		},
+	})
+}
