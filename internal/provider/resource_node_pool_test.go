@@ -448,3 +448,103 @@ func TestAccNodePool_lifecycle(t *testing.T) {
 		},
 	})
 }
+
+// TestAccNodePool_brokenImageRollsBack: an image whose health check fails
+// fails the apply, the pool is rolled back, and state and processes are on
+// the old image.
+func TestAccNodePool_brokenImageRollsBack(t *testing.T) {
+	c := newPoolConf(t, "rollback", 39212)
+	c.size = 2
+	var ids, addrs []string
+	broken := c
+	broken.image = "v3"
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             checkGone(t, c, &addrs),
+		Steps: []resource.TestStep{
+			{
+				Config: c.hcl(),
+				Check:  resource.ComposeAggregateTestCheckFunc(checkServing(t, c, 2, "v1", &ids), recordAddresses(&addrs)),
+			},
+			{
+				Config: broken.hcl(),
+				ExpectError: regexp.MustCompile(`(?s)Node Pool Rollout Failed And Was Rolled Back.*status 500.*` +
+					`The pool now: 2 nodes \(2 healthy\), image v1.*back on its previous template`),
+			},
+			{
+				// State says v1, as the pool is: the v1 configuration plans nothing.
+				Config:   c.hcl(),
+				PlanOnly: true,
+			},
+			{
+				// The v1 configuration applies as a no-op; the processes that
+				// served before the failed rollout still do.
+				Config: c.hcl(),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkServing(t, c, 2, "v1", nil),
+					checkKept(t, c, &ids),
+					resource.TestCheckResourceAttr(res, "image", "v1"),
+					resource.TestCheckResourceAttr(res, "last_rollout.outcome", "rolled_back"),
+					resource.TestCheckResourceAttr(res, "last_rollout.rolled_back", "true"),
+				),
+			},
+			{
+				// Trying the broken image again plans a roll again.
+				Config:             broken.hcl(),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					planValue("action", knownvalue.StringExact("roll")),
+				}},
+			},
+		},
+	})
+}
+
+// TestAccNodePool_halt: on_failure = "halt" fails the apply and leaves the
+// pool as it is; the state says it is not converged, and the next apply
+// with the good image converges it.
+func TestAccNodePool_halt(t *testing.T) {
+	c := newPoolConf(t, "halt", 39213)
+	c.size = 2
+	c.rollout = `on_failure = "halt"`
+	var addrs []string
+	broken := c
+	broken.image = "v3"
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             checkGone(t, c, &addrs),
+		Steps: []resource.TestStep{
+			{
+				Config: c.hcl(),
+				Check:  checkServing(t, c, 2, "v1", nil),
+			},
+			{
+				Config:      broken.hcl(),
+				ExpectError: regexp.MustCompile(`(?s)Node Pool Rollout Failed And Halted.*status 500.*not converged`),
+			},
+			{
+				// The halted pool is not converged: the plan shows it.
+				Config:             broken.hcl(),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(res, tfjsonpath.New("nodes")),
+				}},
+			},
+			{
+				// Back to v1: the apply converges the pool on v1.
+				Config: c.hcl(),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkServing(t, c, 2, "v1", nil),
+					resource.TestCheckResourceAttr(res, "image", "v1"),
+					resource.TestCheckResourceAttr(res, "last_rollout.outcome", "converged"),
+					recordAddresses(&addrs),
+				),
+			},
+		},
+	})
+}
