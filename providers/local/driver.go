@@ -181,12 +181,6 @@ func (d *Driver) Resize(ctx context.Context, size int) error {
 		s.close()
 		return err
 	}
-	g := s.group
-	g.Desired = size
-	if err := s.writeGroup(); err != nil {
-		s.close()
-		return err
-	}
 	var members []*nodeRecord
 	used := map[netip.Addr]bool{}
 	for _, r := range s.sortedNodes() {
@@ -196,6 +190,15 @@ func (d *Driver) Resize(ctx context.Context, size int) error {
 		if r.State != recordTerminating {
 			members = append(members, r)
 		}
+	}
+	g := s.group
+	g.Desired = size
+	if len(members) < size {
+		g.Port = d.o.Port // what Inspect reports: the port of the newest nodes
+	}
+	if err := s.writeGroup(); err != nil {
+		s.close()
+		return err
 	}
 	victims := s.staleVictims(up)
 	if len(members) < size {
@@ -396,6 +399,7 @@ func (d *Driver) Create(ctx context.Context, t rollout.Template) error {
 		Pool:      d.o.Pool,
 		Template:  t.ID,
 		Templates: map[string]templateRecord{t.ID: tr},
+		Port:      d.o.Port,
 		CreatedAt: now,
 	}
 	return s.writeGroup()

@@ -33,6 +33,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -207,6 +208,50 @@ func Exists(stateDir, pool string) (bool, error) {
 		return false, fmt.Errorf("local: pool %q in %s: %w", pool, stateDir, err)
 	}
 	return true, nil
+}
+
+// PoolInfo is what a pool's state directory records about it.
+type PoolInfo struct {
+	// Template is the template the group points at; Command and Env are its
+	// argv and environment, as given in Options (placeholders unexpanded).
+	Template rollout.Template
+	Command  []string
+	Env      map[string]string
+	// Port is the port the pool's latest nodes serve on.
+	Port int
+	// Size is the desired node count.
+	Size int
+	// Origin is the template a rollout in progress started from.
+	Origin string
+}
+
+// Inspect reads what stateDir records about pool, without a Driver and
+// without starting anything: Terraform import uses it to fill in the
+// configuration of a pool it adopts. A missing pool is an error wrapping
+// ErrPoolNotFound.
+func Inspect(ctx context.Context, stateDir, pool string) (PoolInfo, error) {
+	d := &Driver{o: Options{StateDir: stateDir, Pool: pool, LockTimeout: DefaultLockTimeout}}
+	if err := ValidatePoolName(pool); err != nil {
+		return PoolInfo{}, fmt.Errorf("local: %w", err)
+	}
+	s, err := d.open(ctx)
+	if err != nil {
+		return PoolInfo{}, err
+	}
+	defer s.close()
+	if err := s.requireGroup(); err != nil {
+		return PoolInfo{}, err
+	}
+	g := s.group
+	tr := g.Templates[g.Template]
+	return PoolInfo{
+		Template: rollout.Template{ID: g.Template, Image: tr.Image, MachineType: tr.MachineType},
+		Command:  append([]string(nil), tr.Argv...),
+		Env:      maps.Clone(tr.Env),
+		Port:     g.Port,
+		Size:     g.Desired,
+		Origin:   g.Origin,
+	}, nil
 }
 
 // LogPath is the file that holds node id's stdout and stderr. It stays after

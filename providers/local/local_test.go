@@ -610,3 +610,40 @@ func ExampleNew() {
 	fmt.Println(d != nil, err)
 	// Output: true <nil>
 }
+
+func TestInspect(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, err := Inspect(ctx, e.dir, "web"); !errors.Is(err, ErrPoolNotFound) {
+		t.Fatalf("Inspect of a missing pool = %v, want ErrPoolNotFound", err)
+	}
+	o := e.options("web", "--slow-start", "0s")
+	d := e.driver(o)
+	v1, _ := e.pool(d, "v1", 1)
+	v2, err := d.PrepareTemplate(ctx, rollout.Spec{Image: "v2", MachineType: "small"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.UseTemplate(ctx, v2, v1.ID); err != nil {
+		t.Fatal(err)
+	}
+	info, err := Inspect(ctx, e.dir, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Template != v2 || info.Origin != v1.ID || info.Size != 1 || info.Port != testPort {
+		t.Errorf("Inspect = %+v, want template %s, origin %s, size 1, port %d", info, v2.ID, v1.ID, testPort)
+	}
+	if strings.Join(info.Command, " ") != strings.Join(o.Command, " ") || info.Env["NODEROLL_TEST_MARK"] != e.marker {
+		t.Errorf("Inspect command %q env %v, want the options' %q", info.Command, info.Env, o.Command)
+	}
+	// A driver built from what Inspect read makes the same templates: an
+	// imported pool converges without a roll.
+	again, err := New(Options{StateDir: e.dir, Pool: "web", Command: info.Command, Env: info.Env, Port: info.Port})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tpl, err := again.PrepareTemplate(ctx, rollout.Spec{Image: "v2", MachineType: "small"}); err != nil || tpl != v2 {
+		t.Errorf("template from the inspected command = %+v, %v; want %+v", tpl, err, v2)
+	}
+}

@@ -29,6 +29,8 @@ type group struct {
 	Origin string `json:"origin,omitempty"`
 	// Desired is the group's desired node count.
 	Desired int `json:"desired"`
+	// Port is the port the latest nodes were launched to serve on.
+	Port int `json:"port,omitempty"`
 	// Deleting is set while Delete stops the nodes; nothing new may start.
 	Deleting  bool                      `json:"deleting,omitempty"`
 	Templates map[string]templateRecord `json:"templates"`
