@@ -155,7 +155,7 @@ func (e *Executor) Apply(ctx context.Context, spec Spec) (Report, error) {
 	}
 	e.emit(Event{Type: EventStarted, Template: t.ID, Message: startMessage(pool, t, spec.Size, rolling)})
 
-	r := newRun(e, &rep, spec.Size, pool)
+	r := newRun(e, &rep, spec.Size, pool, t.ID)
 	err = r.converge(ctx, t, origin, false, rolling)
 	switch {
 	case err == nil:

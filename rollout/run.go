@@ -43,11 +43,13 @@ type run struct {
 	results  chan drainResult
 	inflight sync.WaitGroup
 	known    map[string]bool
+	removed  map[string]bool // removed by this run; a stale listing may still show them
+	last     map[string]Node // the latest observation, for events about drained nodes
 
 	restore       bool
+	target        string
 	lastProbe     time.Time
 	lastProgress  time.Time
-	progressMark  int
 	addedTarget   int
 	wavesStarted  int
 	wavesFinished int
@@ -56,7 +58,12 @@ type run struct {
 	oldLeft       int
 }
 
-func newRun(e *Executor, rep *Report, size int, pool Pool) *run {
+// newRun starts a run's memory from the first observation. Nodes found
+// running are trusted after one passing probe, without min_ready, because
+// they were serving before this run: except target nodes while a rollout is
+// in progress, which may have been booting when an earlier run stopped and
+// must earn their place like any new node.
+func newRun(e *Executor, rep *Report, size int, pool Pool, target string) *run {
 	r := &run{
 		e: e, rep: rep, size: size,
 		budget:  e.o.Strategy.Resolve(size),
@@ -64,13 +71,31 @@ func newRun(e *Executor, rep *Report, size int, pool Pool) *run {
 		drains:  map[string]*drainState{},
 		results: make(chan drainResult, 64),
 		known:   map[string]bool{},
+		removed: map[string]bool{},
+		last:    map[string]Node{},
 	}
 	now := time.Now()
+	inProgress := pool.Origin != ""
+	for _, n := range pool.Nodes {
+		if n.State != NodeTerminating && n.Template != target {
+			inProgress = true
+		}
+	}
 	for _, n := range pool.Nodes {
 		r.known[n.ID] = true
-		if n.State != NodeTerminating {
-			r.health[n.ID] = &nodeHealth{firstSeen: now, preexisting: true}
+		if n.State == NodeTerminating {
+			continue
 		}
+		born := now
+		if !n.CreatedAt.IsZero() && n.CreatedAt.Before(now) {
+			born = n.CreatedAt
+		}
+		trusted := !inProgress || n.Template != target
+		if !trusted {
+			// Its deadline starts now: this run gives it a fresh chance.
+			born = now
+		}
+		r.health[n.ID] = &nodeHealth{firstSeen: born, preexisting: trusted}
 	}
 	return r
 }
@@ -88,7 +113,7 @@ func (r *run) converge(ctx context.Context, target Template, origin string, rest
 	e := r.e
 	s := e.o.Strategy
 	pace := newPacer(s, r.size, r.budget, rolling && !restore)
-	r.restore = restore
+	r.restore, r.target = restore, target.ID
 	r.lastProgress = time.Now()
 	defer r.waitDrains()
 	for {
@@ -99,6 +124,7 @@ func (r *run) converge(ctx context.Context, target Template, origin string, rest
 		if err != nil {
 			return err
 		}
+		r.forget(&pool)
 		now := time.Now()
 		r.track(pool, target, now)
 		if now.Sub(r.lastProbe) >= s.ProbeInterval || r.lastProbe.IsZero() {
@@ -133,11 +159,6 @@ func (r *run) converge(ctx context.Context, target Template, origin string, rest
 		}
 		if s.ProgressDeadline > 0 && now.Sub(r.lastProgress) > s.ProgressDeadline && !hold {
 			return &failure{reason: fmt.Sprintf("no progress for %s (progress_deadline)", s.ProgressDeadline)}
-		}
-		if freed(intents) {
-			// A removal may have freed surge room: look again now rather
-			// than a tick later. Probes keep their own cadence.
-			continue
 		}
 		if err := r.wait(ctx, s.ProbeInterval); err != nil {
 			return err
@@ -236,11 +257,7 @@ func (r *run) observe(pool Pool, target Template, origin string, now time.Time) 
 		case n.State == NodeFailed:
 			v.Failed, v.FailReason = true, nameOr(n.Detail, "the cloud reports the node failed")
 		case h != nil && n.Template == target.ID && !v.Available && !v.Draining && !v.Drained && n.State != NodeTerminating:
-			born := h.firstSeen
-			if !n.CreatedAt.IsZero() && n.CreatedAt.Before(born) {
-				born = n.CreatedAt
-			}
-			if now.Sub(born) > s.NodeDeadline {
+			if now.Sub(h.firstSeen) > s.NodeDeadline {
 				v.Failed = true
 				v.FailReason = fmt.Sprintf("not healthy within node_deadline %s", s.NodeDeadline)
 				if h.lastErr != nil {
@@ -311,7 +328,7 @@ func (r *run) act(ctx context.Context, intents []Intent, pool Pool) (done bool, 
 				return false, err
 			}
 		case IntentRemove:
-			if err := r.remove(ctx, in, pool); err != nil {
+			if err := r.remove(ctx, in); err != nil {
 				return false, err
 			}
 		case IntentDrain:
@@ -323,7 +340,7 @@ func (r *run) act(ctx context.Context, intents []Intent, pool Pool) (done bool, 
 	return false, nil
 }
 
-func (r *run) remove(ctx context.Context, in Intent, pool Pool) error {
+func (r *run) remove(ctx context.Context, in Intent) error {
 	e, d := r.e, r.e.o.Driver
 	ids := append([]string(nil), in.Nodes...)
 	sort.Strings(ids)
@@ -337,7 +354,8 @@ func (r *run) remove(ctx context.Context, in Intent, pool Pool) error {
 		return err
 	}
 	for _, id := range ids {
-		n := nodeByID(pool, id)
+		n := r.last[id]
+		r.removed[id] = true
 		msg := in.Reason
 		if ds := r.drains[id]; ds != nil {
 			r.rep.Drain = append(r.rep.Drain, time.Since(ds.started))
@@ -346,10 +364,10 @@ func (r *run) remove(ctx context.Context, in Intent, pool Pool) error {
 		r.rep.Removed++
 		if h := r.health[id]; h != nil && h.failed != "" {
 			msg = "failed: " + h.failed
-			if r.restore && n.Template == poolTarget(pool) {
+			if r.restore && n.Template == r.target {
 				r.restoreFailed++
 			}
-		} else if !r.restore && n.Template != "" && n.Template != poolTarget(pool) {
+		} else if !r.restore && n.Template != "" && n.Template != r.target {
 			r.rep.Replaced++
 			r.lastProgress = time.Now()
 		}
@@ -357,8 +375,6 @@ func (r *run) remove(ctx context.Context, in Intent, pool Pool) error {
 	}
 	return nil
 }
-
-func poolTarget(p Pool) string { return p.Template.ID }
 
 func nodeByID(p Pool, id string) Node {
 	for _, n := range p.Nodes {
@@ -389,7 +405,9 @@ func (r *run) startDrain(ctx context.Context, n Node, reason string) {
 	}()
 }
 
-// wait sleeps until the next tick, or until a drain finishes.
+// wait sleeps until the next tick. A node whose drain finishes meanwhile is
+// removed at once, without a new Describe: the engine makes one Describe per
+// tick however many nodes it replaces.
 func (r *run) wait(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -398,13 +416,46 @@ func (r *run) wait(ctx context.Context, d time.Duration) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case res := <-r.results:
-			if err := r.drained(res); err != nil {
-				return err
+			batch := []drainResult{res}
+			for more := true; more; {
+				select {
+				case res := <-r.results:
+					batch = append(batch, res)
+				default:
+					more = false
+				}
 			}
-			return nil
+			var ready []string
+			for _, res := range batch {
+				if err := r.drained(res); err != nil {
+					return err
+				}
+				if st := r.drains[res.id]; st != nil && st.done {
+					ready = append(ready, res.id)
+				}
+			}
+			if len(ready) > 0 {
+				if err := r.remove(ctx, Intent{Kind: IntentRemove, Nodes: ready, Reason: "drained"}); err != nil {
+					return err
+				}
+			}
 		case <-t.C:
 			return nil
 		}
+	}
+}
+
+// forget marks nodes this run removed as terminating, whatever a stale
+// listing says, so they count against the surge budget and are not drained
+// or counted twice; and remembers the observation for later events.
+func (r *run) forget(p *Pool) {
+	clear(r.last)
+	for i := range p.Nodes {
+		n := &p.Nodes[i]
+		if r.removed[n.ID] {
+			n.State = NodeTerminating
+		}
+		r.last[n.ID] = *n
 	}
 }
 
@@ -494,13 +545,4 @@ func (r *run) replacedBy(w int) bool {
 		need = canary + (w-1)*c
 	}
 	return r.rep.Replaced >= need || (r.rep.Replaced > 0 && r.addedTarget >= r.size && w == r.wavesStarted && r.oldLeft == 0)
-}
-
-func freed(intents []Intent) bool {
-	for _, in := range intents {
-		if in.Kind == IntentRemove {
-			return true
-		}
-	}
-	return false
 }
