@@ -68,7 +68,9 @@ func (d *Driver) Describe(ctx context.Context) (rollout.Pool, error) {
 		Size:     g.Desired,
 	}
 	var booting []int
+	ports := map[string]int{}
 	for _, r := range s.sortedNodes() {
+		ports[r.ID] = r.Port
 		n := rollout.Node{ID: r.ID, Template: r.Template, Address: r.Address, Zone: Zone, CreatedAt: r.CreatedAt}
 		switch {
 		case r.State == recordTerminating:
@@ -89,15 +91,16 @@ func (d *Driver) Describe(ctx context.Context) (rollout.Pool, error) {
 	for _, i := range booting {
 		wg.Go(func() {
 			n := &pool.Nodes[i]
+			port := strconv.Itoa(ports[n.ID])
 			n.State = rollout.NodeRunning
-			if listening(ctx, n.Address, d.o.Port) {
+			if listening(ctx, n.Address, port) {
 				return
 			}
 			if age := time.Since(n.CreatedAt); age < d.o.BootTimeout {
 				n.State = rollout.NodeProvisioning
-				n.Detail = "booting: not yet accepting connections on port " + strconv.Itoa(d.o.Port)
+				n.Detail = "booting: not yet accepting connections on port " + port
 			} else {
-				n.Detail = "not accepting connections on port " + strconv.Itoa(d.o.Port) + " after " + d.o.BootTimeout.String()
+				n.Detail = "not accepting connections on port " + port + " after " + d.o.BootTimeout.String()
 			}
 		})
 	}
@@ -193,9 +196,6 @@ func (d *Driver) Resize(ctx context.Context, size int) error {
 	}
 	g := s.group
 	g.Desired = size
-	if len(members) < size {
-		g.Port = d.o.Port // what Inspect reports: the port of the newest nodes
-	}
 	if err := s.writeGroup(); err != nil {
 		s.close()
 		return err
@@ -399,7 +399,6 @@ func (d *Driver) Create(ctx context.Context, t rollout.Template) error {
 		Pool:      d.o.Pool,
 		Template:  t.ID,
 		Templates: map[string]templateRecord{t.ID: tr},
-		Port:      d.o.Port,
 		CreatedAt: now,
 	}
 	return s.writeGroup()

@@ -92,7 +92,9 @@ type Options struct {
 	// Network is the loopback prefix node addresses come from; it must lie
 	// within 127.0.0.0/8. Default DefaultNetwork.
 	Network string
-	// Port is the port every node serves on ({{port}}). Default DefaultPort.
+	// Port is the port every node serves on ({{port}}), the same on every
+	// node's address. It is part of the template: changing it rolls the
+	// pool. Default DefaultPort.
 	Port int
 	// BootTimeout: a live node is provisioning until it accepts TCP
 	// connections on its address and port; after BootTimeout it is reported
@@ -217,7 +219,7 @@ type PoolInfo struct {
 	Template rollout.Template
 	Command  []string
 	Env      map[string]string
-	// Port is the port the pool's latest nodes serve on.
+	// Port is the port nodes of Template serve on.
 	Port int
 	// Size is the desired node count.
 	Size int
@@ -248,7 +250,7 @@ func Inspect(ctx context.Context, stateDir, pool string) (PoolInfo, error) {
 		Template: rollout.Template{ID: g.Template, Image: tr.Image, MachineType: tr.MachineType},
 		Command:  append([]string(nil), tr.Argv...),
 		Env:      maps.Clone(tr.Env),
-		Port:     g.Port,
+		Port:     tr.Port,
 		Size:     g.Desired,
 		Origin:   g.Origin,
 	}, nil

@@ -647,3 +647,33 @@ func TestInspect(t *testing.T) {
 		t.Errorf("template from the inspected command = %+v, %v; want %+v", tpl, err, v2)
 	}
 }
+
+func TestPortIsPartOfTemplate(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	o := e.options("web")
+	d := e.driver(o)
+	a, _ := e.pool(d, "v1", 1)
+	o.Port = testPort + 1
+	moved, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := moved.PrepareTemplate(ctx, rollout.Spec{Image: "v1", MachineType: "small"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.ID == b.ID {
+		t.Fatalf("port %d and %d share template %s", testPort, o.Port, a.ID)
+	}
+	// Nodes of a template serve on its port, whichever driver launched them.
+	if err := moved.Resize(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	p := waitFor(t, d, "2 running nodes", func(p rollout.Pool) bool { return count(p, rollout.NodeRunning) == 2 })
+	for _, n := range p.Nodes {
+		if status, _ := get(t, n, "/healthz"); status != 200 {
+			t.Errorf("node %s does not serve on its template's port %d", n.ID, testPort)
+		}
+	}
+}

@@ -33,11 +33,14 @@ func (d *Driver) launch(s *state, tplID string, tr templateRecord, used map[neti
 	if err != nil {
 		return nil, err
 	}
-	addr, err := d.allocAddress(used)
+	if tr.Port == 0 {
+		tr.Port = d.o.Port
+	}
+	addr, err := d.allocAddress(used, tr.Port)
 	if err != nil {
 		return nil, err
 	}
-	port := strconv.Itoa(d.o.Port)
+	port := strconv.Itoa(tr.Port)
 	expand := strings.NewReplacer(
 		"{{image}}", tr.Image,
 		"{{machine_type}}", tr.MachineType,
@@ -94,7 +97,7 @@ func (d *Driver) launch(s *state, tplID string, tr templateRecord, used map[neti
 	}
 	r := &nodeRecord{
 		ID: id, PID: pid, StartTime: st.startTime, BootID: d.bootID,
-		Address: addr.String(), Port: d.o.Port, Template: tplID,
+		Address: addr.String(), Port: tr.Port, Template: tplID,
 		CreatedAt: created, State: recordRunning,
 	}
 	if err := s.writeNode(r); err != nil {
@@ -125,12 +128,12 @@ func (d *Driver) newNodeID(s *state) (string, error) {
 const maxBindProbes = 256
 
 // allocAddress picks a loopback address of Options.Network that no recorded
-// node holds and where Options.Port is free. The search starts at an offset
+// node holds and where port is free. The search starts at an offset
 // derived from the state directory and pool, so pools of other state
 // directories (other tests, other users) start elsewhere in the network and
 // rarely meet; the bind check catches the rest, except a node of another
 // pool that is still booting.
-func (d *Driver) allocAddress(used map[netip.Addr]bool) (netip.Addr, error) {
+func (d *Driver) allocAddress(used map[netip.Addr]bool, port int) (netip.Addr, error) {
 	hosts := uint64(1) << (32 - d.network.Bits())
 	h := fnv.New64a()
 	io.WriteString(h, d.o.StateDir+"\x00"+d.o.Pool)
@@ -150,7 +153,7 @@ func (d *Driver) allocAddress(used map[netip.Addr]bool) (netip.Addr, error) {
 			continue
 		}
 		probes++
-		ln, err := net.Listen("tcp", netip.AddrPortFrom(addr, uint16(d.o.Port)).String())
+		ln, err := net.Listen("tcp", netip.AddrPortFrom(addr, uint16(port)).String())
 		if err != nil {
 			lastErr = err
 			continue
@@ -159,7 +162,7 @@ func (d *Driver) allocAddress(used map[netip.Addr]bool) (netip.Addr, error) {
 		return addr, nil
 	}
 	if lastErr != nil {
-		return netip.Addr{}, d.errorf("%w in %s for port %d (last: %v)", ErrNoAddress, d.network, d.o.Port, lastErr)
+		return netip.Addr{}, d.errorf("%w in %s for port %d (last: %v)", ErrNoAddress, d.network, port, lastErr)
 	}
 	return netip.Addr{}, d.errorf("%w in %s: all %d addresses are held by nodes", ErrNoAddress, d.network, hosts)
 }
@@ -309,11 +312,11 @@ func lastLine(path string) string {
 }
 
 // listening reports whether something accepts TCP connections at addr:port.
-func listening(ctx context.Context, addr string, port int) bool {
+func listening(ctx context.Context, addr, port string) bool {
 	dctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	var dialer net.Dialer
-	c, err := dialer.DialContext(dctx, "tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
+	c, err := dialer.DialContext(dctx, "tcp", net.JoinHostPort(addr, port))
 	if err != nil {
 		return false
 	}

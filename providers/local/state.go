@@ -29,8 +29,6 @@ type group struct {
 	Origin string `json:"origin,omitempty"`
 	// Desired is the group's desired node count.
 	Desired int `json:"desired"`
-	// Port is the port the latest nodes were launched to serve on.
-	Port int `json:"port,omitempty"`
 	// Deleting is set while Delete stops the nodes; nothing new may start.
 	Deleting  bool                      `json:"deleting,omitempty"`
 	Templates map[string]templateRecord `json:"templates"`
@@ -45,7 +43,10 @@ type templateRecord struct {
 	MachineType string            `json:"machine_type"`
 	Argv        []string          `json:"argv"`
 	Env         map[string]string `json:"env,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
+	// Port is what {{port}} expands to and where the nodes serve: a new
+	// port is a new template, so changing it rolls the pool.
+	Port      int       `json:"port"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // nodeRecord is nodes/<id>.json.
@@ -80,7 +81,8 @@ const (
 )
 
 // templateID is deterministic in everything that makes a node: the same
-// spec and command give the same ID, any difference a new one.
+// spec, command, environment and port give the same ID, any difference a
+// new one.
 func templateID(tr templateRecord) string {
 	keys := make([]string, 0, len(tr.Env))
 	for k := range tr.Env {
@@ -91,14 +93,14 @@ func templateID(tr templateRecord) string {
 	for _, k := range keys {
 		env = append(env, k+"="+tr.Env[k])
 	}
-	b, _ := json.Marshal([]any{tr.Image, tr.MachineType, tr.Argv, env}) // plain strings: cannot fail
+	b, _ := json.Marshal([]any{tr.Image, tr.MachineType, tr.Argv, env, tr.Port}) // plain strings: cannot fail
 	sum := sha256.Sum256(b)
 	return "tpl-" + hex.EncodeToString(sum[:])[:12]
 }
 
 // templateFor returns the template Options make for image and machine type.
 func (d *Driver) templateFor(image, machineType string) (string, templateRecord) {
-	tr := templateRecord{Image: image, MachineType: machineType, Argv: d.o.Command, Env: d.o.Env}
+	tr := templateRecord{Image: image, MachineType: machineType, Argv: d.o.Command, Env: d.o.Env, Port: d.o.Port}
 	return templateID(tr), tr
 }
 
