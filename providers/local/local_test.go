@@ -677,3 +677,25 @@ func TestPortIsPartOfTemplate(t *testing.T) {
 		}
 	}
 }
+
+// The engine describes a pool every tick for hours: nothing may leak per call.
+func TestDescribeLeaksNoDescriptors(t *testing.T) {
+	e := newEnv(t)
+	d := e.driver(e.options("web"))
+	e.pool(d, "v1", 2)
+	fds := func() int {
+		ents, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	describe(t, d)
+	before := fds()
+	for range 300 {
+		describe(t, d)
+	}
+	if after := fds(); after > before+2 {
+		t.Errorf("%d open descriptors after 300 Describe calls, %d before", after, before)
+	}
+}
