@@ -428,8 +428,8 @@ func (r *nodePoolResource) ValidateConfig(ctx context.Context, req resource.Vali
 	}{{"aws_asg", m.AWSASG != nil}, {"gce_mig", m.GCEMIG != nil}, {"azure_vmss", m.AzureVMSS != nil}} {
 		if b.set {
 			resp.Diagnostics.AddAttributeError(path.Root(b.name), "Backend Not Supported Yet",
-				fmt.Sprintf("The %s block is not supported yet by this provider build (%s): no pool can be planned on it. "+
-					"Use a local block, or a provider build that supports %s.", b.name, "noderoll", b.name))
+				fmt.Sprintf("The %s block is not supported yet by this provider build: no pool can be planned on it. "+
+					"Use a local block, or a provider build that supports %s.", b.name, b.name))
 		}
 	}
 	if l := m.Local; l != nil {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -547,4 +548,160 @@ func TestAccNodePool_halt(t *testing.T) {
 			},
 		},
 	})
+}
+
+// errText matches a diagnostic's words however Terraform wraps its lines.
+func errText(s string) *regexp.Regexp {
+	words := strings.Fields(s)
+	for i, w := range words {
+		words[i] = regexp.QuoteMeta(w)
+	}
+	return regexp.MustCompile(strings.Join(words, `\s+`))
+}
+
+// TestAccNodePool_invalidConfigs: each bad configuration is rejected at
+// plan time, before any node is touched, by a message naming the attribute,
+// the bad value and what is valid.
+func TestAccNodePool_invalidConfigs(t *testing.T) {
+	dir := t.TempDir()
+	const okAttrs = `name = "bad"
+  size = 2
+  image = "v1"
+  machine_type = "small"`
+	const okLocal = `local {
+    command = ["app", "--listen", "{{address}}:{{port}}"]
+    port = 39299
+  }`
+	cases := []struct {
+		name, attrs, blocks, want string
+	}{
+		{"negative size", strings.Replace(okAttrs, "size = 2", "size = -1", 1), okLocal, "size value must be between 0 and 1000, got: -1"},
+		{"huge size", strings.Replace(okAttrs, "size = 2", "size = 5000", 1), okLocal, "size value must be between 0 and 1000, got: 5000"},
+		{"bad name", strings.Replace(okAttrs, `"bad"`, `"Web_1"`, 1), okLocal, "name want 1 to 63 lowercase letters, digits and hyphens"},
+		{"blank image", strings.Replace(okAttrs, `"v1"`, `" "`, 1), okLocal, `image = " " is invalid: want a non-blank value`},
+		{"surge not a number", okAttrs, okLocal + `
+  rollout { max_surge = "abc" }`, `rollout.max_surge = "abc" is invalid: is not a whole number or percentage`},
+		{"surge over 100%", okAttrs, okLocal + `
+  rollout { max_surge = "150%" }`, `rollout.max_surge = "150%" is invalid: is over 100%`},
+		{"negative unavailable", okAttrs, okLocal + `
+  rollout { max_unavailable = "-1" }`, `rollout.max_unavailable = "-1" is invalid: is negative`},
+		{"surge and unavailable zero", okAttrs, okLocal + `
+  rollout {
+    max_surge       = "0"
+    max_unavailable = "0"
+  }`, `rollout.max_surge = "0" with max_unavailable = "0" is invalid: the rollout could never move`},
+		{"min_ready words", okAttrs, okLocal + `
+  rollout { min_ready = "5 minutes" }`, `rollout.min_ready = "5 minutes" is invalid: not a duration`},
+		{"node_deadline zero", okAttrs, okLocal + `
+  rollout { node_deadline = "0s" }`, `rollout.node_deadline = "0s" is invalid: zero: want a positive duration`},
+		{"node_deadline under min_ready", okAttrs, okLocal + `
+  rollout {
+    min_ready     = "5s"
+    node_deadline = "1s"
+  }`, "rollout.node_deadline = 1s is invalid: want more than min_ready (5s)"},
+		{"pause not a duration", okAttrs, okLocal + `
+  rollout { pause_between_waves = "soon" }`, `rollout.pause_between_waves = "soon" is invalid`},
+		{"negative canaries", okAttrs, okLocal + `
+  rollout { canary_count = -1 }`, "canary_count value must be between 0 and 1000, got: -1"},
+		{"more canaries than nodes", okAttrs, okLocal + `
+  rollout { canary_count = 5 }`, "rollout.canary_count = 5 is invalid: want at most size (2)"},
+		{"unknown on_failure", okAttrs, okLocal + `
+  rollout { on_failure = "retry" }`, `on_failure value must be one of: ["rollback" "halt"], got: "retry"`},
+		{"http port zero", okAttrs, okLocal + `
+  health_check {
+    http { port = 0 }
+  }`, "port value must be between 1 and 65535, got: 0"},
+		{"relative path", okAttrs, okLocal + `
+  health_check {
+    http { path = "healthz" }
+  }`, `health_check.http.path = "healthz" is invalid: want an absolute URL path`},
+		{"ftp scheme", okAttrs, okLocal + `
+  health_check {
+    http { scheme = "ftp" }
+  }`, `scheme value must be one of: ["http" "https"], got: "ftp"`},
+		{"bad status", okAttrs, okLocal + `
+  health_check {
+    http { expect_status = [42] }
+  }`, "value must be between 100 and 599, got: 42"},
+		{"bad CA", okAttrs, okLocal + `
+  health_check {
+    http { ca_cert_pem = "not a cert" }
+  }`, `health_check.http.ca_cert_pem = "not a cert" is invalid: want one or more PEM-encoded certificates`},
+		{"http and tcp", okAttrs, okLocal + `
+  health_check {
+    http {}
+    tcp {}
+  }`, "These attributes cannot be configured together"},
+		{"zero interval", okAttrs, okLocal + `
+  health_check { interval = "0s" }`, `health_check.interval = "0s" is invalid: zero: want a positive duration`},
+		{"timeout over interval", okAttrs, okLocal + `
+  health_check {
+    interval = "1s"
+    timeout  = "2s"
+  }`, `health_check.timeout = "2s" is invalid: want at most health_check.interval ("1s")`},
+		{"zero threshold", okAttrs, okLocal + `
+  health_check { healthy_threshold = 0 }`, "healthy_threshold value must be between 1 and 100, got: 0"},
+		{"drain timeout words", okAttrs, okLocal + `
+  drain { timeout = "forever" }`, `drain.timeout = "forever" is invalid: not a duration`},
+		{"drain command and webhook", okAttrs, okLocal + `
+  drain {
+    command = ["true"]
+    webhook { url = "https://hooks.example.com/drain" }
+  }`, "These attributes cannot be configured together"},
+		{"webhook url", okAttrs, okLocal + `
+  drain {
+    webhook { url = "not a url" }
+  }`, `drain.webhook.url = "not a url" is invalid: want an absolute http:// or https:// URL`},
+		{"webhook header", okAttrs, okLocal + `
+  drain {
+    webhook {
+      url     = "https://hooks.example.com/drain"
+      headers = { "Bad Header" = "x" }
+    }
+  }`, `drain.webhook.headers = "Bad Header" is invalid: want a header name`},
+		{"drain placeholder", okAttrs, okLocal + `
+  drain { command = ["kubectl", "drain", "{{nodeid}}"] }`, "unknown placeholder {{nodeid}}"},
+		{"no backend", okAttrs, "", "Exactly one of these attributes must be configured: [local,aws_asg,gce_mig,azure_vmss]"},
+		{"two backends", okAttrs, okLocal + `
+  gce_mig { zone = "us-central1-a" }`, "Exactly one of these attributes must be configured: [local,aws_asg,gce_mig,azure_vmss]"},
+		{"cloud backend", okAttrs, `aws_asg { group_name = "web" }`, "The aws_asg block is not supported yet by this provider build"},
+		{"local port zero", okAttrs, `local {
+    command = ["app"]
+    port    = 0
+  }`, "port value must be between 1 and 65535, got: 0"},
+		{"local without command", okAttrs, `local { port = 8080 }`, "local.command is required in a local block"},
+		{"command placeholder typo", okAttrs, `local {
+    command = ["app", "--listen", "{{adress}}:{{port}}"]
+    port    = 8080
+  }`, "unknown placeholder {{adress}}"},
+		{"env name", okAttrs, `local {
+    command = ["app"]
+    port    = 8080
+    env     = { "1BAD" = "x" }
+  }`, "want an environment variable name"},
+	}
+	var steps []resource.TestStep
+	for _, c := range cases {
+		steps = append(steps, resource.TestStep{
+			PreConfig: func() { t.Logf("case %q", c.name) },
+			Config: fmt.Sprintf(`
+provider "noderoll" {
+  local { state_dir = %q }
+}
+resource "noderoll_node_pool" "test" {
+  %s
+  %s
+}
+`, dir, c.attrs, c.blocks),
+			PlanOnly:    true,
+			ExpectError: errText(c.want),
+		})
+	}
+	if len(steps) < 20 {
+		t.Fatalf("only %d invalid configurations", len(steps))
+	}
+	resource.ParallelTest(t, resource.TestCase{ProtoV6ProviderFactories: testAccProviders, Steps: steps})
+	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
+		t.Errorf("an invalid configuration touched the state directory: %v", entries)
+	}
 }
