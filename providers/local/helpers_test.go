@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -31,7 +32,39 @@ var appBin string
 var testPort int
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(launcherEnv); spec != "" {
+		os.Exit(launcher(spec))
+	}
 	os.Exit(testMain(m))
+}
+
+// launcherEnv makes the test binary a stand-in for a Terraform provider
+// process: it launches one node and exits, as an apply does.
+const launcherEnv = "NODEROLL_LOCAL_TEST_LAUNCHER"
+
+// launcher reads Options as JSON from spec, makes a pool on image v1 with
+// one node and exits without stopping it.
+func launcher(spec string) int {
+	var o Options
+	if err := json.Unmarshal([]byte(spec), &o); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	ctx := context.Background()
+	d, err := New(o)
+	if err == nil {
+		var tpl rollout.Template
+		if tpl, err = d.PrepareTemplate(ctx, rollout.Spec{Image: "v1", MachineType: "small"}); err == nil {
+			if err = d.Create(ctx, tpl); err == nil {
+				err = d.Resize(ctx, 1)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 func testMain(m *testing.M) int {

@@ -4,10 +4,12 @@ package local
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -697,5 +699,44 @@ func TestDescribeLeaksNoDescriptors(t *testing.T) {
 	}
 	if after := fds(); after > before+2 {
 		t.Errorf("%d open descriptors after 300 Describe calls, %d before", after, before)
+	}
+}
+
+// A Terraform provider process launches nodes and exits. The nodes keep
+// running, a later process finds them, and the wrapper shell, now an
+// orphan, still records how a node died.
+func TestNodesOutliveLauncherProcess(t *testing.T) {
+	e := newEnv(t)
+	o := e.options("web")
+	spec, err := json.Marshal(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), launcherEnv+"="+string(spec))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("launcher process: %v\n%s", err, out)
+	}
+	d := e.driver(o)
+	p := waitFor(t, d, "the node launched by the exited process to run", func(p rollout.Pool) bool {
+		return count(p, rollout.NodeRunning) == 1
+	})
+	if status, _ := get(t, p.Nodes[0], "/healthz"); status != 200 {
+		t.Fatalf("node launched by an exited process answers %d", status)
+	}
+	r := record(t, d, p.Nodes[0].ID)
+	if st, err := readProcStat(r.PID); err != nil || st.pgrp != r.PID {
+		t.Fatalf("wrapper %d: %+v %v, want a live session leader", r.PID, st, err)
+	}
+	if err := syscall.Kill(appPID(t, r), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	p = waitFor(t, d, "the node to fail", func(p rollout.Pool) bool { return count(p, rollout.NodeFailed) == 1 })
+	if got := p.Nodes[0].Detail; !strings.HasPrefix(got, "killed by signal KILL (status 137)") {
+		t.Errorf("detail %q, want the status the orphaned wrapper recorded", got)
 	}
 }
