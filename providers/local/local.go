@@ -86,8 +86,10 @@ type Options struct {
 	// Nodes also get NODEROLL_NODE_ID, NODEROLL_POOL, NODEROLL_ADDRESS,
 	// NODEROLL_PORT, NODEROLL_IMAGE and NODEROLL_MACHINE_TYPE.
 	Env map[string]string
-	// WorkDir is the nodes' working directory; empty means the pool's
-	// directory.
+	// WorkDir is the nodes' working directory, against which a relative
+	// Command[0] resolves. Empty means the working directory of the process
+	// calling New (for Terraform, where terraform runs), so a configuration
+	// can say ["./app"].
 	WorkDir string
 	// Network is the loopback prefix node addresses come from; it must lie
 	// within 127.0.0.0/8. Default DefaultNetwork.
@@ -129,6 +131,9 @@ func (o Options) withDefaults() (Options, netip.Prefix, error) {
 		return o, netip.Prefix{}, fmt.Errorf("%w: StateDir %q: %v", ErrInvalid, o.StateDir, err)
 	}
 	o.StateDir = abs
+	if o.WorkDir, err = filepath.Abs(o.WorkDir); err != nil { // "" is the current directory
+		return o, netip.Prefix{}, fmt.Errorf("%w: WorkDir %q: %v", ErrInvalid, o.WorkDir, err)
+	}
 	if err := ValidatePoolName(o.Pool); err != nil {
 		return o, netip.Prefix{}, err
 	}

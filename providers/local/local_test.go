@@ -740,3 +740,15 @@ func TestNodesOutliveLauncherProcess(t *testing.T) {
 		t.Errorf("detail %q, want the status the orphaned wrapper recorded", got)
 	}
 }
+
+func TestRelativeCommandUsesWorkDir(t *testing.T) {
+	e := newEnv(t)
+	o := e.options("web")
+	o.WorkDir = filepath.Dir(appBin)
+	o.Command[0] = "./" + filepath.Base(appBin)
+	d := e.driver(o)
+	_, p := e.pool(d, "v1", 1)
+	if status, _ := get(t, p.Nodes[0], "/healthz"); status != 200 {
+		t.Errorf("node started as %s in %s answers %d", o.Command[0], o.WorkDir, status)
+	}
+}

@@ -77,9 +77,6 @@ func (d *Driver) launch(s *state, tplID string, tr templateRecord, used map[neti
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = env
 	cmd.Dir = d.o.WorkDir
-	if cmd.Dir == "" {
-		cmd.Dir = d.poolDir()
-	}
 	cmd.SysProcAttr = detached()
 	created := time.Now().UTC()
 	if err := cmd.Start(); err != nil {
