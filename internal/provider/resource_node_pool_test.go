@@ -7,10 +7,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +24,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/noderoll/terraform-provider-noderoll/providers/local"
+	"github.com/noderoll/terraform-provider-noderoll/rollout"
 )
 
 // poolConf renders a configuration of one local pool running the demo app.
@@ -704,4 +708,148 @@ resource "noderoll_node_pool" "test" {
 	if entries, _ := os.ReadDir(dir); len(entries) > 0 {
 		t.Errorf("an invalid configuration touched the state directory: %v", entries)
 	}
+}
+
+// TestAccNodePool_interruptedApply runs the real Terraform CLI against the
+// built provider, kills it with SIGKILL in the middle of a rollout (the CI
+// job that dies), and checks that the next plan shows the pool as not
+// converged and the next apply converges it.
+func TestAccNodePool_interruptedApply(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("acceptance test: set TF_ACC=1")
+	}
+	t.Parallel()
+	c := newPoolConf(t, "interrupt", 39214)
+	wd := t.TempDir()
+	cliConfig := filepath.Join(wd, "dev.tfrc")
+	if err := os.WriteFile(cliConfig, []byte(fmt.Sprintf(`provider_installation {
+  dev_overrides {
+    "noderoll/noderoll" = %q
+  }
+  direct {}
+}
+`, testProviderDir)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig := func(c poolConf) {
+		t.Helper()
+		body := `terraform {
+  required_providers {
+    noderoll = { source = "noderoll/noderoll" }
+  }
+}
+` + c.hcl()
+		if err := os.WriteFile(filepath.Join(wd, "main.tf"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var env []string
+	for _, e := range os.Environ() {
+		if !strings.HasPrefix(e, "TF_") {
+			env = append(env, e)
+		}
+	}
+	env = append(env, "TF_CLI_CONFIG_FILE="+cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
+	command := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(testTerraformBin, append(args, "-no-color")...)
+		cmd.Dir, cmd.Env = wd, env
+		// Its own process group, so the kill takes the provider plugin too,
+		// as a dying CI job would.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		return cmd
+	}
+	run := func(wantCode int, args ...string) string {
+		t.Helper()
+		out, err := command(args...).CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("terraform %v: %v", args, err)
+		}
+		if code != wantCode {
+			t.Fatalf("terraform %v: exit code %d, want %d\n%s", args, code, wantCode, out)
+		}
+		return string(out)
+	}
+	obs := observer(t, c.stateDir, c.name, c.port)
+	writeConfig(c)
+	run(0, "apply", "-auto-approve")
+	if err := checkServing(t, c, 3, "v1", nil)(nil); err != nil {
+		t.Fatal(err)
+	}
+	before, err := obs.Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Roll to v2 with a pause between waves, and kill Terraform once the
+	// first new node is up while old ones still serve.
+	v2 := c
+	v2.image = "v2"
+	v2.rollout = `pause_between_waves = "1s"`
+	writeConfig(v2)
+	apply := command("apply", "-auto-approve")
+	var out strings.Builder
+	apply.Stdout, apply.Stderr = &out, &out
+	if err := apply.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(-apply.Process.Pid, syscall.SIGKILL) })
+	deadline := time.Now().Add(time.Minute)
+	for {
+		p, err := obs.Describe(context.Background())
+		if err == nil && p.Template.ID != before.Template.ID && servingOn(p, p.Template.ID, c.port) >= 1 && servingOn(p, before.Template.ID, c.port) >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rollout never reached a mixed pool:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := syscall.Kill(-apply.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = apply.Wait()
+	mid, err := obs.Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why := convergence(mid); why == "" {
+		t.Fatalf("the pool converged although the apply was killed: %+v", mid)
+	} else {
+		t.Logf("after the kill: %s", why)
+	}
+
+	// The next plan shows the pool as not converged and proposes an update.
+	plan := run(2, "plan", "-detailed-exitcode")
+	for _, want := range []string{"not converged", "will be updated in-place", `-> "roll"`, "an earlier rollout did not finish"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan after the kill lacks %q:\n%s", want, plan)
+		}
+	}
+	// The next apply finishes the rollout; then nothing is left to do.
+	run(0, "apply", "-auto-approve")
+	if err := checkServing(t, c, 3, "v2", nil)(nil); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := obs.Describe(context.Background()); err != nil || convergence(p) != "" {
+		t.Fatalf("after the second apply: %v, %s", err, convergence(p))
+	}
+	run(0, "plan", "-detailed-exitcode")
+	run(0, "destroy", "-auto-approve")
+	if ok, err := local.Exists(c.stateDir, c.name); err != nil || ok {
+		t.Fatalf("after destroy the pool exists: %v, %v", ok, err)
+	}
+}
+
+// servingOn counts the nodes on template tpl that answer their health check.
+func servingOn(p rollout.Pool, tpl string, port int) int {
+	n := 0
+	for _, node := range p.Nodes {
+		if node.Template == tpl && version(node.Address, port) != "" {
+			n++
+		}
+	}
+	return n
 }
