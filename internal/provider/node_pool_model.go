@@ -156,9 +156,17 @@ func (m *nodePoolModel) spec() rollout.Spec {
 // known reports whether every value the engine needs is known, so that
 // validation and previews are not run against placeholders.
 func (m *nodePoolModel) known() bool {
-	if m.Size.IsUnknown() || m.Image.IsUnknown() || m.MachineType.IsUnknown() || m.Name.IsUnknown() {
-		return false
-	}
+	return m.specKnown() && m.strategyKnown()
+}
+
+func (m *nodePoolModel) specKnown() bool {
+	return !m.Size.IsUnknown() && !m.Image.IsUnknown() && !m.MachineType.IsUnknown() && !m.Name.IsUnknown()
+}
+
+// strategyKnown reports whether the rollout, health_check and drain settings
+// are known: `terraform validate` checks them even when size or image come
+// from variables.
+func (m *nodePoolModel) strategyKnown() bool {
 	if r := m.Rollout; r != nil {
 		for _, v := range []types.String{r.MaxSurge, r.MaxUnavailable, r.MinReady, r.NodeDeadline, r.ProgressDeadline, r.PauseBetweenWaves, r.CanarySoak, r.OnFailure} {
 			if v.IsUnknown() {

@@ -446,13 +446,15 @@ func (r *nodePoolResource) ValidateConfig(ctx context.Context, req resource.Vali
 		resp.Diagnostics.AddAttributeError(path.Root("drain").AtName("webhook").AtName("url"), "Missing Required Attribute",
 			"drain.webhook.url is required in a webhook block: the http:// or https:// URL to POST each node to.")
 	}
-	if !m.known() {
+	if m.specKnown() {
+		resp.Diagnostics.Append(engineDiagnostics(m.spec().Validate())...)
+	}
+	if !m.strategyKnown() {
 		return
 	}
 	s := m.strategy()
-	resp.Diagnostics.Append(engineDiagnostics(m.spec().Validate())...)
 	resp.Diagnostics.Append(engineDiagnostics(s.Validate())...)
-	if s.CanaryCount > 0 && !m.Size.IsNull() && int64(s.CanaryCount) > m.Size.ValueInt64() {
+	if s.CanaryCount > 0 && !m.Size.IsNull() && !m.Size.IsUnknown() && int64(s.CanaryCount) > m.Size.ValueInt64() {
 		resp.Diagnostics.AddAttributeError(path.Root("rollout").AtName("canary_count"), "Invalid Attribute Value",
 			fmt.Sprintf("rollout.canary_count = %d is invalid: want at most size (%d).", s.CanaryCount, m.Size.ValueInt64()))
 	}

@@ -1,0 +1,5 @@
+# Import an existing local pool by <state_dir>/<name>, or by <name> for a pool
+# in the provider's local.state_dir. Add :<port> when its nodes do not serve
+# on port 8080, so the import can tell serving nodes from booting ones.
+terraform import noderoll_node_pool.web .noderoll/web
+terraform import noderoll_node_pool.web /var/lib/noderoll/web:9090
