@@ -23,6 +23,8 @@ func (c *Cloud) ec2(action string, f url.Values) (string, *apiError) {
 		return c.deleteLaunchTemplateVersions(f)
 	case "DeleteLaunchTemplate":
 		return c.deleteLaunchTemplate(f)
+	case "ModifyLaunchTemplate":
+		return c.modifyLaunchTemplate(f)
 	case "DescribeInstances":
 		return c.describeInstances(f)
 	case "DescribeImages":
@@ -371,6 +373,23 @@ func (c *Cloud) deleteLaunchTemplateVersions(f url.Values) (string, *apiError) {
 	}
 	return "<successfullyDeletedLaunchTemplateVersionSet>" + ok.String() + "</successfullyDeletedLaunchTemplateVersionSet>" +
 		"<unsuccessfullyDeletedLaunchTemplateVersionSet>" + bad.String() + "</unsuccessfullyDeletedLaunchTemplateVersionSet>", nil
+}
+
+func (c *Cloud) modifyLaunchTemplate(f url.Values) (string, *apiError) {
+	lt, aerr := c.findTemplate(f)
+	if aerr != nil {
+		return "", aerr
+	}
+	if s := f.Get("SetDefaultVersion"); s != "" {
+		_, v, aerr := c.resolveVersionLocked(lt.id, s)
+		if aerr != nil {
+			return "", aerr
+		}
+		lt.defaultVersion = v.number
+	}
+	var b xb
+	c.writeLaunchTemplate(&b, "launchTemplate", lt)
+	return b.String(), nil
 }
 
 func (c *Cloud) deleteLaunchTemplate(f url.Values) (string, *apiError) {
