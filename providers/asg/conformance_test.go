@@ -1,0 +1,151 @@
+package asg_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	fake "github.com/noderoll/terraform-provider-noderoll/internal/fakecloud/aws"
+	"github.com/noderoll/terraform-provider-noderoll/rollout"
+	"github.com/noderoll/terraform-provider-noderoll/rollout/drivertest"
+	"github.com/noderoll/terraform-provider-noderoll/rollout/health"
+)
+
+const healthPath = "/healthz"
+
+func prober(t *testing.T) rollout.Prober {
+	t.Helper()
+	p, err := health.NewHTTP(health.HTTPOptions{Port: 18080, Path: healthPath, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestConformance(t *testing.T) {
+	var mu sync.Mutex
+	var current *fake.Cloud
+	broken := rollout.Spec{Image: "ami-broken", MachineType: "t3.small"}
+	drivertest.Run(t, drivertest.Harness{
+		New: func(t *testing.T) (rollout.Driver, rollout.Prober) {
+			e := newEnv(t, fake.Options{
+				HealthPath:     healthPath,
+				ImageBehaviour: map[string]fake.Behaviour{"ami-broken": fake.BehaviourCrash},
+			})
+			mu.Lock()
+			current = e.cloud
+			mu.Unlock()
+			return e.driver(t, e.options("conf")), prober(t)
+		},
+		Spec:         func(i int) rollout.Spec { return rollout.Spec{Image: fmt.Sprintf("ami-%d", i), MachineType: "t3.small"} },
+		Broken:       &broken,
+		Timeout:      20 * time.Second,
+		Poll:         20 * time.Millisecond,
+		BrokenWindow: 300 * time.Millisecond,
+		APICalls: func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			n := 0
+			for _, c := range current.Calls() {
+				n += c
+			}
+			return n
+		},
+	})
+}
+
+// TestRollWithExecutor rolls a pool of 4 through the engine with real HTTP
+// probes against the fake's per-instance endpoints, then tries a broken AMI
+// and checks the pool is back on the previous version at full capacity.
+func TestRollWithExecutor(t *testing.T) {
+	e := newEnv(t, fake.Options{
+		HealthPath:     healthPath,
+		BootDelay:      30 * time.Millisecond,
+		ImageBehaviour: map[string]fake.Behaviour{"ami-bad": fake.BehaviourUnhealthy},
+	})
+	d := e.driver(t, e.options("web"))
+	s := rollout.DefaultStrategy()
+	s.ProbeInterval = 20 * time.Millisecond
+	s.MinReady = 40 * time.Millisecond
+	s.NodeDeadline = 1500 * time.Millisecond
+	s.DrainTimeout = time.Second
+	var events []rollout.Event
+	var mu sync.Mutex
+	ex, err := rollout.New(rollout.Options{
+		Driver: d, Strategy: s, Prober: prober(t),
+		OnEvent: func(ev rollout.Event) { mu.Lock(); events = append(events, ev); mu.Unlock() },
+	})
+	ok(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	v1 := rollout.Spec{Size: 4, Image: "ami-good1", MachineType: "t3.small"}
+	rep, err := ex.Apply(ctx, v1)
+	if err != nil || rep.Outcome != rollout.OutcomeConverged {
+		t.Fatalf("create: %v (%+v)", err, rep)
+	}
+	first := describe(t, d)
+	assertPool(t, first, 4, "ami-good1")
+
+	v2 := rollout.Spec{Size: 4, Image: "ami-good2", MachineType: "t3.small"}
+	rep, err = ex.Apply(ctx, v2)
+	if err != nil || rep.Outcome != rollout.OutcomeConverged || rep.Replaced != 4 {
+		t.Fatalf("roll to ami-good2: %v (%+v)", err, rep)
+	}
+	if rep.LowestHealthy < 4 {
+		t.Errorf("lowest healthy during the roll = %d, want 4 (max_unavailable 0)", rep.LowestHealthy)
+	}
+	second := describe(t, d)
+	assertPool(t, second, 4, "ami-good2")
+	for _, n := range second.Nodes {
+		for _, o := range first.Nodes {
+			if n.ID == o.ID {
+				t.Errorf("node %s survived the roll", n.ID)
+			}
+		}
+	}
+	g, _ := e.cloud.Group("noderoll-web")
+	if g.Max < 4 || len(g.SuspendedProcesses) != 0 || g.Tags["noderoll:origin"] != "" {
+		t.Errorf("after the roll, group %+v: want no origin tag and AZRebalance resumed", g)
+	}
+
+	bad := rollout.Spec{Size: 4, Image: "ami-bad", MachineType: "t3.small"}
+	rep, err = ex.Apply(ctx, bad)
+	if err == nil || rep.Outcome != rollout.OutcomeRolledBack {
+		t.Fatalf("roll to ami-bad: outcome %s, err %v; want rolled back", rep.Outcome, err)
+	}
+	if len(rep.Failures) == 0 || !strings.Contains(rep.Failures[0].Reason, "500") {
+		t.Errorf("failures %+v, want the probe's HTTP 500", rep.Failures)
+	}
+	after := waitPool(t, d, "4 nodes after the rollback", func(p rollout.Pool) bool {
+		return len(p.Nodes) == 4
+	})
+	assertPool(t, after, 4, "ami-good2")
+	if after.Template.ID != second.Template.ID || after.Origin != "" {
+		t.Errorf("after rollback the group points at %s (origin %q), want %s and no origin", after.Template.ID, after.Origin, second.Template.ID)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var rolledBack bool
+	for _, ev := range events {
+		rolledBack = rolledBack || ev.Type == rollout.EventRolledBack
+	}
+	if !rolledBack {
+		t.Errorf("no rolled_back event among %d events", len(events))
+	}
+}
+
+func assertPool(t *testing.T, p rollout.Pool, size int, image string) {
+	t.Helper()
+	if p.Size != size || len(p.Nodes) != size || p.Template.Image != image {
+		t.Fatalf("pool size %d with %d nodes on %s, want %d on %s:\n%+v", p.Size, len(p.Nodes), p.Template.Image, size, image, p)
+	}
+	for _, n := range p.Nodes {
+		if n.Template != p.Template.ID || n.State != rollout.NodeRunning {
+			t.Fatalf("node %+v, want running on %s", n, p.Template.ID)
+		}
+	}
+}
