@@ -42,6 +42,15 @@ type Scenario struct {
 	Naive bool
 	// Headline scenarios get a plot.
 	Headline bool
+	// Interval overrides probeInterval, to show its share of the gap.
+	Interval time.Duration
+}
+
+func (sc Scenario) interval() time.Duration {
+	if sc.Interval > 0 {
+		return sc.Interval
+	}
+	return probeInterval
 }
 
 // Matrix is the scenario set `make bench` runs. It covers each axis (size,
@@ -60,6 +69,8 @@ func Matrix() []Scenario {
 		{Name: "n100-surge10pct-errors", Nodes: 100, Surge: ten, Unavailable: zero, Faults: "errors", Naive: true},
 		{Name: "n1000-surge10pct", Nodes: 1000, Surge: ten, Unavailable: zero, Naive: true},
 		{Name: "n1000-surge25pct", Nodes: 1000, Surge: quarter, Unavailable: zero, Naive: true, Headline: true},
+		{Name: "n1000-surge25pct-probe1s", Nodes: 1000, Surge: quarter, Unavailable: zero, Interval: time.Second},
+		{Name: "n1000-surge25pct-probe5s", Nodes: 1000, Surge: quarter, Unavailable: zero, Interval: 5 * time.Second},
 		{Name: "n1000-surge25pct-throttle", Nodes: 1000, Surge: quarter, Unavailable: zero, Faults: "throttle", Naive: true, Headline: true},
 		{Name: "n1000-surge25pct-errors+throttle", Nodes: 1000, Surge: quarter, Unavailable: zero, Faults: "errors+throttle", Naive: true},
 		{Name: "n10000-surge10pct", Nodes: 10000, Surge: ten, Unavailable: zero},
@@ -71,7 +82,7 @@ func Matrix() []Scenario {
 func (sc Scenario) strategy() rollout.Strategy {
 	s := rollout.DefaultStrategy()
 	s.MaxSurge, s.MaxUnavailable = sc.Surge, sc.Unavailable
-	s.ProbeInterval, s.HealthyThreshold, s.MinReady = probeInterval, healthyThreshold, minReady
+	s.ProbeInterval, s.HealthyThreshold, s.MinReady = sc.interval(), healthyThreshold, minReady
 	s.NodeDeadline = 10 * time.Minute
 	s.DrainTimeout = 5 * time.Minute
 	return s
@@ -260,7 +271,7 @@ func finish(run *Run, cloud *sim.Cloud, rec *recorder, sc Scenario, seed int64) 
 		return fmt.Errorf("rollout did not converge: %+v (%s: %s)", snap, run.Outcome, run.Error)
 	}
 	o := sc.cloudOptions(seed)
-	gate := time.Duration(healthyThreshold-1)*probeInterval + minReady
+	gate := time.Duration(healthyThreshold-1)*sc.interval() + minReady
 	var newT, oldT []time.Duration
 	dt := drainTime(seed)
 	for seq := uint64(1); seq <= uint64(sc.Nodes); seq++ {

@@ -27,10 +27,20 @@ const (
 // capacity and the maximum node count as dashed lines.
 func PlotSVG(title string, panels []plotPanel, minAllowed, maxAllowed int) string {
 	var b strings.Builder
-	h := len(panels)*panelH + 30
+	h := len(panels)*panelH + 46
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="Helvetica, Arial, sans-serif" font-size="12">`+"\n", plotW, h, plotW, h)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	fmt.Fprintf(&b, `<text x="%d" y="20" font-size="15" font-weight="bold">%s</text>`+"\n", marginL, esc(title))
+	// One legend for all panels, under the title.
+	lx := float64(marginL)
+	for _, l := range []struct{ color, label, dash string }{
+		{"#59a14f", "healthy capacity (serving, not draining)", ""}, {"#f28e2b", "nodes existing (incl. terminating)", ""},
+		{"#b07aa1", "wave start", ""}, {"#4e79a7", "allowed minimum capacity", "5,4"}, {"#e15759", "maximum nodes", "5,4"},
+	} {
+		fmt.Fprintf(&b, `<line x1="%.0f" y1="36" x2="%.0f" y2="36" stroke="%s" stroke-width="2" stroke-dasharray="%s"/><text x="%.0f" y="40" font-size="11">%s</text>`+"\n",
+			lx, lx+16, l.color, l.dash, lx+20, esc(l.label))
+		lx += 30 + 6.4*float64(len(l.label))
+	}
 	end := 0.0
 	ymax := float64(maxAllowed)
 	for _, p := range panels {
@@ -47,7 +57,7 @@ func PlotSVG(title string, panels []plotPanel, minAllowed, maxAllowed int) strin
 	ymin = math.Floor(ymin)
 	ymax = math.Ceil(ymax + 0.08*(ymax-ymin) + 0.5)
 	for i, p := range panels {
-		top := 30 + i*panelH
+		top := 46 + i*panelH
 		panel(&b, p, top, end, ymin, ymax, minAllowed, maxAllowed)
 	}
 	b.WriteString("</svg>\n")
@@ -100,16 +110,11 @@ func panel(b *strings.Builder, p plotPanel, top int, end, ymin, ymax float64, mi
 	for _, s := range []struct {
 		get   func(Point) int
 		color string
-		label string
-		dy    float64
-	}{{func(p Point) int { return p.Nodes }, "#f28e2b", "nodes existing", -30}, {func(p Point) int { return p.Capacity }, "#59a14f", "healthy capacity", -14}} {
+	}{{func(p Point) int { return p.Nodes }, "#f28e2b"}, {func(p Point) int { return p.Capacity }, "#59a14f"}} {
 		fmt.Fprintf(b, `<path fill="none" stroke="%s" stroke-width="1.6" d="%s"/>`+"\n", s.color, stepPath(p.Points, s.get, sx, sy, p.End))
-		fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/><text x="%.1f" y="%.1f">%s</text>`+"\n",
-			x1+6, y0+s.dy+44, x1+22, y0+s.dy+44, s.color, x1+26, y0+s.dy+48, esc(s.label))
 	}
-	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#b07aa1"/><text x="%.1f" y="%.1f">wave start</text>`+"\n",
-		x1+6, y0+46, x1+22, y0+46, x1+26, y0+50)
-	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" fill="#444">done at %s</text>`+"\n", x1+6, y0+68, fmtDuration(p.End))
+	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#333" stroke-width="1.2"/><text x="%.1f" y="%.1f" text-anchor="end" font-size="11" fill="#333">done</text>`+"\n",
+		sx(p.End), y0, sx(p.End), y1, sx(p.End)-3, y1-4)
 }
 
 // stepPath draws v over time as steps. Many points per pixel column are
@@ -175,8 +180,8 @@ func trimFloat(v float64) string {
 }
 
 func fmtDuration(sec float64) string {
-	m := int(sec) / 60
-	s := int(math.Round(sec)) - 60*m
+	r := int(math.Round(sec))
+	m, s := r/60, r%60
 	if m == 0 {
 		return fmt.Sprintf("%ds", s)
 	}

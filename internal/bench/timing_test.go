@@ -134,3 +134,11 @@ func TestReplicaMatchesSim(t *testing.T) {
 		}
 	})
 }
+
+func TestFmtDuration(t *testing.T) {
+	for sec, want := range map[float64]string{0: "0s", 59.4: "59s", 59.6: "1m00s", 1859.6: "31m00s", 3725: "62m05s"} {
+		if got := fmtDuration(sec); got != want {
+			t.Errorf("fmtDuration(%v) = %q, want %q", sec, got, want)
+		}
+	}
+}
