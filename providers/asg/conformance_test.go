@@ -64,7 +64,7 @@ func TestRollWithExecutor(t *testing.T) {
 	e := newEnv(t, fake.Options{
 		HealthPath:     healthPath,
 		BootDelay:      30 * time.Millisecond,
-		ImageBehaviour: map[string]fake.Behaviour{"ami-bad": fake.BehaviourUnhealthy},
+		ImageBehaviour: map[string]fake.Behaviour{"ami-bad": fake.BehaviourUnhealthy, "ami-crash": fake.BehaviourCrash},
 	})
 	d := e.driver(t, e.options("web"))
 	s := rollout.DefaultStrategy()
@@ -112,20 +112,24 @@ func TestRollWithExecutor(t *testing.T) {
 		t.Errorf("after the roll, group %+v: want no origin tag and AZRebalance resumed", g)
 	}
 
-	bad := rollout.Spec{Size: 4, Image: "ami-bad", MachineType: "t3.small"}
-	rep, err = ex.Apply(ctx, bad)
-	if err == nil || rep.Outcome != rollout.OutcomeRolledBack {
-		t.Fatalf("roll to ami-bad: outcome %s, err %v; want rolled back", rep.Outcome, err)
-	}
-	if len(rep.Failures) == 0 || !strings.Contains(rep.Failures[0].Reason, "500") {
-		t.Errorf("failures %+v, want the probe's HTTP 500", rep.Failures)
-	}
-	after := waitPool(t, d, "4 nodes after the rollback", func(p rollout.Pool) bool {
-		return len(p.Nodes) == 4
-	})
-	assertPool(t, after, 4, "ami-good2")
-	if after.Template.ID != second.Template.ID || after.Origin != "" {
-		t.Errorf("after rollback the group points at %s (origin %q), want %s and no origin", after.Template.ID, after.Origin, second.Template.ID)
+	// An image that answers 500, and one that never boots a listener and is
+	// marked Unhealthy and replaced by Auto Scaling itself.
+	for _, bad := range []struct{ image, reason string }{{"ami-bad", "500"}, {"ami-crash", ""}} {
+		rep, err = ex.Apply(ctx, rollout.Spec{Size: 4, Image: bad.image, MachineType: "t3.small"})
+		if err == nil || rep.Outcome != rollout.OutcomeRolledBack {
+			t.Fatalf("roll to %s: outcome %s, err %v; want rolled back", bad.image, rep.Outcome, err)
+		}
+		if len(rep.Failures) == 0 || !strings.Contains(rep.Failures[0].Reason, bad.reason) {
+			t.Errorf("roll to %s: failures %+v, want a probe failure mentioning %q", bad.image, rep.Failures, bad.reason)
+		}
+		t.Logf("roll to %s: %s, first failure %+v", bad.image, rep.Outcome, rep.Failures[0])
+		after := waitPool(t, d, "4 nodes after the rollback", func(p rollout.Pool) bool {
+			return len(p.Nodes) == 4
+		})
+		assertPool(t, after, 4, "ami-good2")
+		if after.Template.ID != second.Template.ID || after.Origin != "" {
+			t.Errorf("after rollback the group points at %s (origin %q), want %s and no origin", after.Template.ID, after.Origin, second.Template.ID)
+		}
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -69,7 +69,13 @@ func (d *Driver) Describe(ctx context.Context) (rollout.Pool, error) {
 		Size:   int(aws.ToInt32(g.DesiredCapacity)),
 	}
 	if lt := g.LaunchTemplate; lt != nil {
-		pool.Template, err = d.template(ctx, aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.Version))
+		ltID, version := aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.Version)
+		pool.Template, err = d.template(ctx, ltID, version)
+		if rollout.CodeOf(d, err) == rollout.NotFound {
+			// Someone deleted the version the group points at: the group
+			// still exists, so report its template by ID, contents unknown.
+			pool.Template, err = rollout.Template{ID: templateID(ltID, version)}, nil
+		}
 		if err != nil {
 			return rollout.Pool{}, err
 		}

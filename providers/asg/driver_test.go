@@ -495,3 +495,39 @@ func TestDeleteRemovesOnlyWhatNoderollMade(t *testing.T) {
 		}
 	}
 }
+
+func TestDescribeOddStates(t *testing.T) {
+	e := newEnv(t, fake.Options{ImageBehaviour: map[string]fake.Behaviour{"ami-crash": fake.BehaviourCrash}})
+	d := e.driver(t, e.options("web"))
+	ctx := context.Background()
+	good := prepare(t, d, spec("ami-1", "t3.small"))
+	ok(t, d.Create(ctx, good))
+	ok(t, d.Resize(ctx, 2))
+	p := waitPool(t, d, "2 running nodes", running(2))
+	ok(t, e.cloud.SetStandby(p.Nodes[0].ID, true))
+	p = describe(t, d)
+	if n := p.Nodes[0]; n.State != rollout.NodeRunning || !strings.Contains(n.Detail, "Standby") {
+		t.Fatalf("standby node %+v, want running with a Standby detail", n)
+	}
+	ok(t, e.cloud.SetStandby(p.Nodes[0].ID, false))
+
+	crash := prepare(t, d, spec("ami-crash", "t3.small"))
+	ok(t, d.UseTemplate(ctx, crash, good.ID))
+	ok(t, d.Resize(ctx, 3))
+	waitPool(t, d, "the crashed node reported unhealthy by Auto Scaling", func(p rollout.Pool) bool {
+		for _, n := range p.Nodes {
+			if n.Template == crash.ID && n.State == rollout.NodeRunning && n.CloudHealth == rollout.CloudHealthUnhealthy {
+				return true
+			}
+		}
+		return false
+	})
+	// The version the group points at is deleted behind noderoll's back:
+	// Describe still reports the group, with the template's ID.
+	other := e.driver(t, e.options("web"))
+	_, err := e.ec2.DeleteLaunchTemplateVersions(ctx, &ec2.DeleteLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(e.baseID), Versions: []string{"3"}})
+	ok(t, err)
+	if p := describe(t, other); p.Template.ID != crash.ID || p.Template.Image != "" {
+		t.Fatalf("template of a group on a deleted version = %+v, want ID %s and unknown contents", p.Template, crash.ID)
+	}
+}
