@@ -40,7 +40,9 @@ func TestConformance(t *testing.T) {
 			mu.Unlock()
 			return e.driver(t, e.options("conf")), prober(t)
 		},
-		Spec:         func(i int) rollout.Spec { return rollout.Spec{Image: fmt.Sprintf("ami-%d", i), MachineType: "t3.small"} },
+		Spec: func(i int) rollout.Spec {
+			return rollout.Spec{Image: fmt.Sprintf("ami-%d", i), MachineType: "t3.small"}
+		},
 		Broken:       &broken,
 		Timeout:      20 * time.Second,
 		Poll:         20 * time.Millisecond,
