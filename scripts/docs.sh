@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# Generates docs/ from templates/, examples/ and the provider's schema with
-# tfplugindocs. tfplugindocs takes the first `terraform` on PATH (and would
-# download one only if there were none), so the one from
-# scripts/ensure-terraform.sh is put first on PATH and checked.
+# Generates the provider's pages in docs/ (index.md, resources/,
+# data-sources/) from templates/, examples/ and the provider's schema with
+# tfplugindocs. Other files in docs/ (benchmark reports, say) are left alone:
+# tfplugindocs empties its output directory, so it renders into a scratch
+# directory first.
+#
+# tfplugindocs takes the first `terraform` on PATH (and would download one
+# only if there were none), so the one from scripts/ensure-terraform.sh is
+# put first on PATH and checked.
 #
 #   scripts/docs.sh [output-dir]     # default: docs
 set -euo pipefail
@@ -16,4 +21,9 @@ if [ "$(command -v terraform)" != "$tf" ]; then
   echo "docs: terraform on PATH is $(command -v terraform), want $tf" >&2
   exit 1
 fi
-go tool tfplugindocs generate --provider-name noderoll --rendered-website-dir "$out"
+scratch=".tfplugindocs-out.$$"
+trap 'rm -rf "$scratch"' EXIT
+go tool tfplugindocs generate --provider-name noderoll --rendered-website-dir "$scratch"
+mkdir -p "$out"
+rm -rf "$out/index.md" "$out/resources" "$out/data-sources"
+cp -R "$scratch"/. "$out"/

@@ -142,6 +142,11 @@ var lastRolloutAttrTypes = map[string]attr.Type{
 	"drain_seconds":      types.Float64Type,
 }
 
+// removeEstimate is how long removing a node without a drain step is
+// assumed to take (a stop signal and the process or VM going away) until one
+// was measured.
+const removeEstimate = time.Second
+
 // Defaults for a health check the configuration leaves out.
 const (
 	defaultProbeTimeout = 2 * time.Second
@@ -386,14 +391,23 @@ func meanSeconds(ds []time.Duration) types.Float64 {
 
 // lastRolloutValue records a run. Timings measured by an earlier run are kept
 // when this one measured none (a scale-down drains but starts no node).
-func lastRolloutValue(ctx context.Context, r rollout.Report, prev types.Object) (types.Object, diag.Diagnostics) {
+func lastRolloutValue(ctx context.Context, r rollout.Report, runErr error, prev types.Object) (types.Object, diag.Diagnostics) {
+	msg := r.Message
+	if msg == "" {
+		if runErr != nil {
+			msg, _, _ = strings.Cut(runErr.Error(), "\n")
+		} else {
+			msg = fmt.Sprintf("converged on %s: %d replaced, %d added, %d removed in %s",
+				r.To, r.Replaced, r.Added, r.Removed, r.Duration().Round(100*time.Millisecond))
+		}
+	}
 	m := lastRolloutModel{
 		Outcome:          types.StringValue(string(r.Outcome)),
 		Started:          types.StringValue(r.Started.UTC().Format(time.RFC3339)),
 		Finished:         types.StringValue(r.Finished.UTC().Format(time.RFC3339)),
 		Replaced:         types.Int64Value(int64(r.Replaced)),
 		RolledBack:       types.BoolValue(r.Outcome == rollout.OutcomeRolledBack),
-		Message:          types.StringValue(r.Message),
+		Message:          types.StringValue(msg),
 		NodeReadySeconds: meanSeconds(r.NodeReady),
 		DrainSeconds:     meanSeconds(r.Drain),
 	}
@@ -423,12 +437,12 @@ func lastRolloutOf(ctx context.Context, v types.Object) (lastRolloutModel, bool)
 // measurements when known, the engine's defaults otherwise.
 //
 // Without a drain step and before any drain was measured, removing a node
-// takes only its stop time, so the drain estimate is zero rather than the
-// engine's default for a real drain.
+// takes only its stop time, so the drain estimate is removeEstimate rather
+// than the engine's default for a real drain.
 func timingsOf(ctx context.Context, last types.Object, drains bool) rollout.Timings {
 	var t rollout.Timings
 	if !drains {
-		t.Drain = -1 // Preview: a negative drain is none
+		t.Drain = removeEstimate
 	}
 	m, ok := lastRolloutOf(ctx, last)
 	if !ok {

@@ -120,7 +120,8 @@ func TestLastRolloutKeepsEarlierTimingsAndFeedsThePreview(t *testing.T) {
 	ctx := context.Background()
 	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	first, diags := lastRolloutValue(ctx, rollout.Report{Outcome: rollout.OutcomeConverged, Started: start, Finished: start.Add(time.Minute),
-		NodeReady: []time.Duration{time.Second, 3 * time.Second}, Drain: []time.Duration{500 * time.Millisecond}}, types.ObjectNull(lastRolloutAttrTypes))
+		To: "t2", Replaced: 2, Added: 2, Removed: 2,
+		NodeReady: []time.Duration{time.Second, 3 * time.Second}, Drain: []time.Duration{500 * time.Millisecond}}, nil, types.ObjectNull(lastRolloutAttrTypes))
 	if diags.HasError() {
 		t.Fatal(diags)
 	}
@@ -129,16 +130,20 @@ func TestLastRolloutKeepsEarlierTimingsAndFeedsThePreview(t *testing.T) {
 	}
 	// A scale-down measures no node start: the earlier measurement stays.
 	second, diags := lastRolloutValue(ctx, rollout.Report{Outcome: rollout.OutcomeRolledBack, Started: start, Finished: start,
-		Drain: []time.Duration{time.Second}}, first)
+		Drain: []time.Duration{time.Second}}, errors.New("rollout to t3 failed and was rolled back to t2\n  node x: status 500"), first)
 	if diags.HasError() {
 		t.Fatal(diags)
 	}
 	m, ok := lastRolloutOf(ctx, second)
-	if !ok || m.NodeReadySeconds.ValueFloat64() != 2 || m.DrainSeconds.ValueFloat64() != 1 || !m.RolledBack.ValueBool() || m.Started.ValueString() != "2026-01-02T03:04:05Z" {
+	if !ok || m.NodeReadySeconds.ValueFloat64() != 2 || m.DrainSeconds.ValueFloat64() != 1 || !m.RolledBack.ValueBool() || m.Started.ValueString() != "2026-01-02T03:04:05Z" ||
+		m.Message.ValueString() != "rollout to t3 failed and was rolled back to t2" {
 		t.Fatalf("second = %+v", m)
 	}
-	if tm := timingsOf(ctx, types.ObjectNull(lastRolloutAttrTypes), false); tm.NodeReady != 0 || tm.Drain >= 0 {
-		t.Fatalf("no history, no drain step: %+v, want default node ready and no drain", tm)
+	if f, _ := lastRolloutOf(ctx, first); f.Message.ValueString() != "converged on t2: 2 replaced, 2 added, 2 removed in 1m0s" {
+		t.Fatalf("first message %q", f.Message.ValueString())
+	}
+	if tm := timingsOf(ctx, types.ObjectNull(lastRolloutAttrTypes), false); tm.NodeReady != 0 || tm.Drain != removeEstimate {
+		t.Fatalf("no history, no drain step: %+v, want the default node start and a removal estimate", tm)
 	}
 }
 

@@ -557,7 +557,7 @@ func (r *nodePoolResource) Create(ctx context.Context, req resource.CreateReques
 	report, err := r.apply(ctx, b, plan.spec(), plan.Name.ValueString())
 	plan.ID = types.StringValue(plan.Name.ValueString())
 	plan.PreviousTemplate = types.StringNull()
-	state, found, diags := r.observe(ctx, b, plan, report, types.ObjectNull(lastRolloutAttrTypes), err == nil)
+	state, found, diags := r.observe(ctx, b, plan, report, types.ObjectNull(lastRolloutAttrTypes), err)
 	resp.Diagnostics.Append(diags...)
 	if err != nil {
 		resp.Diagnostics.AddError(failureSummary(report), failureDetail(plan.spec(), plan.Name.ValueString(), report, err, state, found, b.logPath))
@@ -629,11 +629,13 @@ func (r *nodePoolResource) Update(ctx context.Context, req resource.UpdateReques
 	defer cancel()
 
 	report, err := r.apply(ctx, b, plan.spec(), plan.Name.ValueString())
+	// previous_template moves only when a rollout succeeded; an unfinished
+	// one shows its origin (see observe).
 	plan.PreviousTemplate = prior.PreviousTemplate
-	if report.From != "" && report.To != "" && report.From != report.To {
+	if err == nil && report.From != "" && report.To != "" && report.From != report.To {
 		plan.PreviousTemplate = types.StringValue(report.From)
 	}
-	state, found, diags := r.observe(ctx, b, plan, report, prior.LastRollout, err == nil)
+	state, found, diags := r.observe(ctx, b, plan, report, prior.LastRollout, err)
 	resp.Diagnostics.Append(diags...)
 	if err != nil {
 		resp.Diagnostics.AddError(failureSummary(report), failureDetail(plan.spec(), plan.Name.ValueString(), report, err, state, found, b.logPath))
@@ -700,9 +702,10 @@ func (r *nodePoolResource) apply(ctx context.Context, b *backend, spec rollout.S
 // observe builds the state to save after a run from what the backend now
 // reports, so a failed or interrupted apply leaves state equal to reality.
 // found is false when the pool does not exist.
-func (r *nodePoolResource) observe(ctx context.Context, b *backend, m nodePoolModel, report rollout.Report, prevLast types.Object, converged bool) (nodePoolModel, bool, diag.Diagnostics) {
+func (r *nodePoolResource) observe(ctx context.Context, b *backend, m nodePoolModel, report rollout.Report, prevLast types.Object, runErr error) (nodePoolModel, bool, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	last, d := lastRolloutValue(ctx, report, prevLast)
+	converged := runErr == nil
+	last, d := lastRolloutValue(ctx, report, runErr, prevLast)
 	diags.Append(d...)
 	m.LastRollout = last
 	if m.RolloutPlan.IsUnknown() {
