@@ -112,6 +112,9 @@ type Options struct {
 	// HealthCheckGracePeriod before the group judges a new instance. Default 0.
 	HealthCheckGracePeriod time.Duration
 	// MinSize and MaxSize of a group Create makes. MaxSize 0: DefaultMaxSize.
+	// The group is created with MinSize 0 (and desired 0) so the engine can
+	// grow it health-gated; MinSize is recorded in the noderoll:min-size tag
+	// and applied by the first Resize that reaches it.
 	MinSize int
 	MaxSize int
 

@@ -318,8 +318,9 @@ func (d *Driver) PrepareTemplate(ctx context.Context, s rollout.Spec) (rollout.T
 	return t, nil
 }
 
-// Create makes the Auto Scaling group on t with a desired size of 0, tagged
-// as noderoll's. A group that exists already on t is not an error.
+// Create makes the Auto Scaling group on t with a desired size (and MinSize)
+// of 0, tagged as noderoll's. A group that exists already on t is not an
+// error.
 func (d *Driver) Create(ctx context.Context, t rollout.Template) error {
 	ltID, version, err := parseTemplateID(t.ID)
 	if err != nil {
@@ -332,13 +333,19 @@ func (d *Driver) Create(ctx context.Context, t rollout.Template) error {
 	in := &autoscaling.CreateAutoScalingGroupInput{
 		AutoScalingGroupName: aws.String(d.group),
 		LaunchTemplate:       &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(ltID), Version: aws.String(version)},
-		MinSize:              aws.Int32(int32(d.o.MinSize)),
-		MaxSize:              aws.Int32(int32(maxSize)),
-		DesiredCapacity:      aws.Int32(int32(d.o.MinSize)),
+		// The group starts empty so the engine grows it with health gating;
+		// the user's MinSize is remembered in a tag and applied by Resize
+		// once the pool has reached it.
+		MinSize:         aws.Int32(0),
+		MaxSize:         aws.Int32(int32(maxSize)),
+		DesiredCapacity: aws.Int32(0),
 		Tags: []asgtypes.Tag{
 			{Key: aws.String(TagPool), Value: aws.String(d.pool), PropagateAtLaunch: aws.Bool(true)},
 			{Key: aws.String(TagManaged), Value: aws.String("true"), PropagateAtLaunch: aws.Bool(false)},
 		},
+	}
+	if d.o.MinSize > 0 {
+		in.Tags = append(in.Tags, asgtypes.Tag{Key: aws.String(TagMinSize), Value: aws.String(strconv.Itoa(d.o.MinSize)), PropagateAtLaunch: aws.Bool(false)})
 	}
 	if len(d.o.SubnetIDs) > 0 {
 		in.VPCZoneIdentifier = aws.String(strings.Join(d.o.SubnetIDs, ","))

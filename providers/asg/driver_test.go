@@ -256,8 +256,17 @@ func TestResizeRaisesAndRestoresBounds(t *testing.T) {
 	ctx := context.Background()
 	tpl := prepare(t, d, spec("ami-1", "t3.small"))
 	ok(t, d.Create(ctx, tpl))
-	ok(t, d.Resize(ctx, 3)) // surge above the user's max
 	g, _ := e.cloud.Group("noderoll-web")
+	if g.Min != 0 || g.Desired != 0 || g.Max != 2 || g.Tags[asg.TagMinSize] != "1" {
+		t.Fatalf("created group %+v, want empty with min 0 and the user's min 1 remembered", g)
+	}
+	ok(t, d.Resize(ctx, 2))
+	g, _ = e.cloud.Group("noderoll-web")
+	if g.Min != 1 || g.Desired != 2 || g.Tags[asg.TagMinSize] != "" {
+		t.Fatalf("after Resize(2): %+v, want the user's min 1 applied", g)
+	}
+	ok(t, d.Resize(ctx, 3)) // surge above the user's max
+	g, _ = e.cloud.Group("noderoll-web")
 	if g.Max != 3 || g.Desired != 3 || g.Tags[asg.TagMaxSize] != "2" {
 		t.Fatalf("after Resize(3): %+v", g)
 	}
@@ -286,6 +295,7 @@ func TestRemoveNodesExactly(t *testing.T) {
 	ctx := context.Background()
 	tpl := prepare(t, d, spec("ami-1", "t3.small"))
 	ok(t, d.Create(ctx, tpl))
+	ok(t, d.Resize(ctx, 3))
 	p := waitPool(t, d, "3 nodes", running(3))
 	victim, protected := p.Nodes[0].ID, p.Nodes[2].ID
 	_, err := e.asg.SetInstanceProtection(ctx, &autoscaling.SetInstanceProtectionInput{

@@ -451,3 +451,33 @@ func TestPaginationAndImages(t *testing.T) {
 	}
 	_ = c
 }
+
+func TestSlowImageAnswersLate(t *testing.T) {
+	c, cl := newCloud(t, fake.Options{SlowDelay: 400 * time.Millisecond, DefaultBehaviour: fake.BehaviourSlow})
+	ctx := context.Background()
+	id := makeTemplate(t, cl, "web", "ami-slow")
+	if _, err := cl.asg.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String("g"), MinSize: aws.Int32(0), MaxSize: aws.Int32(1), DesiredCapacity: aws.Int32(1),
+		LaunchTemplate: &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(id), Version: aws.String("1")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var ip string
+	eventually(t, "instance InService", func() bool {
+		for _, in := range c.Instances() {
+			if in.Lifecycle == "InService" {
+				ip = in.PrivateIP
+				return true
+			}
+		}
+		return false
+	})
+	impatient := &http.Client{Timeout: 50 * time.Millisecond}
+	if resp, err := impatient.Get("http://" + ip + ":18080/"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("slow instance answered %d within 50ms", resp.StatusCode)
+	}
+	if code := httpStatus(t, "http://"+ip+":18080/"); code != 200 {
+		t.Fatalf("slow instance, waited for: %d, want 200", code)
+	}
+}
