@@ -30,6 +30,8 @@ type backend struct {
 	strategy rollout.Strategy
 	// logPath names the file holding a node's output, for failure reports.
 	logPath func(id string) string
+	// importID is what `terraform import` takes to adopt this pool.
+	importID string
 }
 
 // observeOnlyCommand is given to a local driver that only observes (Read
@@ -93,7 +95,8 @@ func (r *nodePoolResource) backend(m *nodePoolModel, forRun bool) (*backend, dia
 		diags.Append(engineDrainDiagnostics(err)...)
 		return nil, diags
 	}
-	return &backend{pool: m.Name.ValueString(), driver: d, prober: prober, drainer: drainer, strategy: m.strategy(), logPath: d.LogPath}, diags
+	return &backend{pool: m.Name.ValueString(), driver: d, prober: prober, drainer: drainer, strategy: m.strategy(), logPath: d.LogPath,
+		importID: fmt.Sprintf("%s/%s:%d", dir, opts.Pool, opts.Port)}, diags
 }
 
 // executor returns an engine run on this backend that logs every step.

@@ -554,6 +554,21 @@ func (r *nodePoolResource) Create(ctx context.Context, req resource.CreateReques
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
+	// A pool that exists but is not in this state belongs to someone else,
+	// or to an earlier create that was interrupted: adopting it silently
+	// could roll another configuration's nodes.
+	if _, err := b.driver.Describe(ctx); err == nil {
+		resp.Diagnostics.AddError("Node Pool Already Exists",
+			fmt.Sprintf("A pool named %q already exists in this backend, so it was not created. If it is the one this "+
+				"configuration means (an earlier create that was interrupted, say), import it: terraform import <address> %s. "+
+				"Otherwise choose another name.", plan.Name.ValueString(), b.importID))
+		return
+	} else if rollout.CodeOf(b.driver, err) != rollout.NotFound {
+		resp.Diagnostics.AddError("Could Not Read Node Pool",
+			fmt.Sprintf("Checking whether pool %q exists failed: %v. Check the backend and try again.", plan.Name.ValueString(), err))
+		return
+	}
+
 	report, err := r.apply(ctx, b, plan.spec(), plan.Name.ValueString())
 	plan.ID = types.StringValue(plan.Name.ValueString())
 	plan.PreviousTemplate = types.StringNull()

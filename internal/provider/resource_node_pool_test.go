@@ -495,6 +495,13 @@ func TestAccNodePool_brokenImageRollsBack(t *testing.T) {
 				),
 			},
 			{
+				// An image whose nodes crash on start fails fast, with the
+				// exit status, and is rolled back too.
+				Config: func() string { c := c; c.image = "v3-crash"; return c.hcl() }(),
+				ExpectError: regexp.MustCompile(`(?s)Node Pool Rollout Failed And Was Rolled Back.*exited with status 1.*` +
+					`The pool now: 2 nodes \(2 healthy\), image v1`),
+			},
+			{
 				// Trying the broken image again plans a roll again.
 				Config:             broken.hcl(),
 				PlanOnly:           true,
@@ -852,4 +859,62 @@ func servingOn(p rollout.Pool, tpl string, port int) int {
 		}
 	}
 	return n
+}
+
+// TestAccNodePool_existingPoolIsNotAdopted: creating a pool whose name is
+// taken fails and says how to import it, and leaves the pool alone.
+func TestAccNodePool_existingPoolIsNotAdopted(t *testing.T) {
+	c := newPoolConf(t, "taken", 39215)
+	c.size = 1
+	var before []string
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					// Someone else's pool of one v2 node, made with the engine directly.
+					d, err := local.New(local.Options{StateDir: c.stateDir, Pool: c.name, Port: c.port,
+						Command: []string{testAppPath, "--listen", "{{address}}:{{port}}", "--version", "{{image}}"}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					s := rollout.DefaultStrategy()
+					s.ProbeInterval, s.HealthyThreshold, s.MinReady = 100*time.Millisecond, 1, 0
+					ex, err := rollout.New(rollout.Options{Driver: d, Strategy: s,
+						Prober: rollout.ProberFunc(func(_ context.Context, n rollout.Node) error {
+							if version(n.Address, c.port) == "" {
+								return fmt.Errorf("not serving")
+							}
+							return nil
+						})})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := ex.Apply(context.Background(), rollout.Spec{Size: 1, Image: "v2", MachineType: "small"}); err != nil {
+						t.Fatal(err)
+					}
+					if err := checkServing(t, c, 1, "v2", &before)(nil); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: c.hcl(),
+				ExpectError: regexp.MustCompile(`(?s)Node Pool Already Exists.*terraform import <address>\s+` +
+					regexp.QuoteMeta(fmt.Sprintf("%s/%s:%d", c.stateDir, c.name, c.port))),
+			},
+			{
+				// The pool was not touched.
+				PreConfig: func() {
+					if err := checkServing(t, c, 1, "v2", nil)(nil); err != nil {
+						t.Fatal(err)
+					}
+					if err := checkKept(t, c, &before)(nil); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:             c.hcl(),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+			},
+		},
+	})
 }
