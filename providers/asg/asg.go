@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/noderoll/terraform-provider-noderoll/rollout"
 )
@@ -124,6 +125,9 @@ type Options struct {
 	// credentials). AssumeRoleARN still applies on top.
 	Credentials aws.CredentialsProvider
 	Retry       RetryOptions
+	// Limiter, when set, paces every request of this driver (see
+	// RequestLimiter); share one between the pools of an account and Region.
+	Limiter *RequestLimiter
 }
 
 func (o Options) group() string {
@@ -213,6 +217,9 @@ func loadConfig(ctx context.Context, o Options) (aws.Config, error) {
 		lo = append(lo, config.WithCredentialsProvider(o.Credentials))
 	}
 	lo = append(lo, config.WithRetryer(newRetryer(o.Retry)))
+	if o.Limiter != nil {
+		lo = append(lo, config.WithAPIOptions([]func(*middleware.Stack) error{o.Limiter.apiOption}))
+	}
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("asg: load AWS configuration: %w", err)
