@@ -918,3 +918,48 @@ func TestAccNodePool_existingPoolIsNotAdopted(t *testing.T) {
 		},
 	})
 }
+
+// TestAccNodePool_updateTimeout: a rollout that outlives timeouts.update
+// stops where it is; state shows the pool as not converged, and the next
+// apply, with time enough, finishes it.
+func TestAccNodePool_updateTimeout(t *testing.T) {
+	c := newPoolConf(t, "timeout", 39216)
+	c.size = 2
+	var addrs []string
+	short := c
+	short.image = "v2"
+	short.rollout = `pause_between_waves = "2s"`
+	short.extra = `timeouts {
+    update = "1500ms"
+  }`
+	enough := short
+	enough.extra = ""
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             checkGone(t, c, &addrs),
+		Steps: []resource.TestStep{
+			{Config: c.hcl(), Check: checkServing(t, c, 2, "v1", nil)},
+			{
+				Config:      short.hcl(),
+				ExpectError: regexp.MustCompile(`(?s)Node Pool Rollout Interrupted.*not converged.*Apply again`),
+			},
+			{
+				Config:             short.hcl(),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					planValue("action", knownvalue.StringExact("roll")),
+				}},
+			},
+			{
+				Config: enough.hcl(),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkServing(t, c, 2, "v2", nil),
+					resource.TestCheckResourceAttr(res, "image", "v2"),
+					recordAddresses(&addrs),
+				),
+			},
+		},
+	})
+}
