@@ -481,3 +481,47 @@ func TestSlowImageAnswersLate(t *testing.T) {
 		t.Fatalf("slow instance, waited for: %d, want 200", code)
 	}
 }
+
+func TestSuspendedProcessesAndTags(t *testing.T) {
+	c, cl := newCloud(t, fake.Options{})
+	ctx := context.Background()
+	id := makeTemplate(t, cl, "web", "ami-1")
+	if _, err := cl.asg.CreateAutoScalingGroup(ctx, &autoscaling.CreateAutoScalingGroupInput{
+		AutoScalingGroupName: aws.String("g"), MinSize: aws.Int32(0), MaxSize: aws.Int32(3), DesiredCapacity: aws.Int32(0),
+		LaunchTemplate: &asgtypes.LaunchTemplateSpecification{LaunchTemplateId: aws.String(id)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.asg.SuspendProcesses(ctx, &autoscaling.SuspendProcessesInput{AutoScalingGroupName: aws.String("g"), ScalingProcesses: []string{"Launch"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.asg.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: aws.String("g"), DesiredCapacity: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // several lifecycle ticks: nothing may launch
+	if g, _ := c.Group("g"); len(g.InstanceIDs) != 0 || g.LaunchTemplateVersion != "$Default" {
+		t.Fatalf("with Launch suspended the group launched %v (version %s)", g.InstanceIDs, g.LaunchTemplateVersion)
+	}
+	if _, err := cl.asg.ResumeProcesses(ctx, &autoscaling.ResumeProcessesInput{AutoScalingGroupName: aws.String("g")}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "launch after resume", func() bool { g, _ := c.Group("g"); return len(g.InstanceIDs) == 2 })
+	_, err := cl.asg.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: aws.String("g"), DesiredCapacity: aws.Int32(4)})
+	if apiCode(err) != "ValidationError" || !strings.Contains(err.Error(), "above max") {
+		t.Fatalf("SetDesiredCapacity above max: %v", err)
+	}
+	tag := func(k, v string) asgtypes.Tag {
+		return asgtypes.Tag{ResourceId: aws.String("g"), ResourceType: aws.String("auto-scaling-group"), Key: aws.String(k), Value: aws.String(v)}
+	}
+	if _, err := cl.asg.CreateOrUpdateTags(ctx, &autoscaling.CreateOrUpdateTagsInput{Tags: []asgtypes.Tag{tag("a", "1"), tag("b", "2")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.asg.DeleteTags(ctx, &autoscaling.DeleteTagsInput{Tags: []asgtypes.Tag{tag("a", "")}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cl.asg.DescribeTags(ctx, &autoscaling.DescribeTagsInput{Filters: []asgtypes.Filter{
+		{Name: aws.String("auto-scaling-group"), Values: []string{"g"}}}})
+	if err != nil || len(out.Tags) != 1 || aws.ToString(out.Tags[0].Key) != "b" || aws.ToString(out.Tags[0].Value) != "2" {
+		t.Fatalf("DescribeTags = %+v, %v; want only b=2", out, err)
+	}
+}
