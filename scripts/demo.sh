@@ -52,12 +52,26 @@ say "Terraform uses the provider just built (dev_overrides), so there is no terr
 
 app=(-var "app=$work/bin/app")
 
+# http_get URL prints the response body, with curl or, without it, bash's
+# /dev/tcp (the demo needs nothing beyond Go and bash).
+http_get() {
+  if command -v curl >/dev/null; then
+    curl -s --max-time 1 "$1"
+    return
+  fi
+  local rest="${1#http://}" hostport path
+  hostport="${rest%%/*}" path="/${rest#*/}"
+  timeout 1 bash -c 'exec 3<>"/dev/tcp/${1%:*}/${1##*:}" || exit 1
+    printf "GET %s HTTP/1.0\r\nHost: %s\r\n\r\n" "$2" "$1" >&3
+    sed "1,/^\r\{0,1\}$/d" <&3' _ "$hostport" "$path"
+}
+
 # show_nodes asks every node which version it serves, as a load balancer would.
 show_nodes() {
   local urls
   urls="$(tf_in_work output -json nodes | tr -d '[]"' | tr ',' '\n' | awk '{print $2}')"
   for u in $urls; do
-    printf '    %-40s %s\n' "$u" "$(curl -s --max-time 1 "$u" 2>/dev/null || echo 'no answer')"
+    printf '    %-40s %s\n' "$u" "$(http_get "$u" 2>/dev/null || echo 'no answer')"
   done
 }
 

@@ -16,8 +16,16 @@ import (
 )
 
 // terraformPath is the Terraform CLI the acceptance tests run unless
-// TF_ACC_TERRAFORM_PATH names another: built from source, never downloaded.
-const terraformPath = "/root/.cache/noderoll-tools/terraform-1.5.7/terraform"
+// TF_ACC_TERRAFORM_PATH names another: where scripts/ensure-terraform.sh
+// builds it from source. Nothing is ever downloaded.
+func terraformPath() string {
+	tools := os.Getenv("NODEROLL_TOOLS")
+	if tools == "" {
+		home, _ := os.UserHomeDir()
+		tools = filepath.Join(home, ".cache", "noderoll-tools")
+	}
+	return filepath.Join(tools, "terraform-1.5.7", "terraform")
+}
 
 // Built once in TestMain for the acceptance tests.
 var (
@@ -39,11 +47,11 @@ func testMain(m *testing.M) int {
 		return m.Run()
 	}
 	if os.Getenv("TF_ACC_TERRAFORM_PATH") == "" {
-		os.Setenv("TF_ACC_TERRAFORM_PATH", terraformPath)
+		os.Setenv("TF_ACC_TERRAFORM_PATH", terraformPath())
 	}
 	testTerraformBin = os.Getenv("TF_ACC_TERRAFORM_PATH")
 	if _, err := os.Stat(testTerraformBin); err != nil {
-		fmt.Fprintf(os.Stderr, "acceptance tests need Terraform at %s (set TF_ACC_TERRAFORM_PATH): %v\n", testTerraformBin, err)
+		fmt.Fprintf(os.Stderr, "acceptance tests need Terraform at %s (run scripts/ensure-terraform.sh, or set TF_ACC_TERRAFORM_PATH): %v\n", testTerraformBin, err)
 		return 1
 	}
 	// Terraform asks checkpoint servers for news unless told not to.

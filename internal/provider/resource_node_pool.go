@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -872,5 +871,3 @@ func logEvent(ctx context.Context, pool string, e rollout.Event) {
 		tflog.Info(ctx, msg, fields)
 	}
 }
-
-var errNoBackend = errors.New("no backend block")
