@@ -72,7 +72,7 @@ func TestRollWithExecutor(t *testing.T) {
 	s := rollout.DefaultStrategy()
 	s.ProbeInterval = 20 * time.Millisecond
 	s.MinReady = 40 * time.Millisecond
-	s.NodeDeadline = 1500 * time.Millisecond
+	s.NodeDeadline = 2500 * time.Millisecond
 	s.DrainTimeout = time.Second
 	var events []rollout.Event
 	var mu sync.Mutex

@@ -398,7 +398,7 @@ func TestThrottlingClassifiedWhenRetriesRunOut(t *testing.T) {
 }
 
 func TestEventualConsistency(t *testing.T) {
-	e := newEnv(t, fake.Options{ConsistencyDelay: 300 * time.Millisecond, BootDelay: 5 * time.Millisecond})
+	e := newEnv(t, fake.Options{ConsistencyDelay: 800 * time.Millisecond, BootDelay: 5 * time.Millisecond})
 	d := e.driver(t, e.options("web"))
 	ctx := context.Background()
 	tpl := prepare(t, d, spec("ami-1", "t3.small"))

@@ -145,8 +145,10 @@ func TestLaunchTemplateVersions(t *testing.T) {
 
 func TestGroupLifecycleAndHealthEndpoints(t *testing.T) {
 	c, cl := newCloud(t, fake.Options{
-		HealthPath:       "/healthz",
-		ConsistencyDelay: 40 * time.Millisecond,
+		HealthPath: "/healthz",
+		// Wide enough that a loaded machine still sees the fresh states.
+		BootDelay:        300 * time.Millisecond,
+		ConsistencyDelay: 400 * time.Millisecond,
 		ImageBehaviour:   map[string]fake.Behaviour{"ami-bad": fake.BehaviourUnhealthy},
 	})
 	ctx := context.Background()
