@@ -114,13 +114,6 @@ func (b *backend) executor(ctx context.Context, s rollout.Strategy) (*rollout.Ex
 	return ex, nil
 }
 
-// recover fills in configuration an import cannot know. The local backend
-// keeps each node's command in its template, but no public way to read it
-// back, so the local block stays as the import set it; the next plan adds
-// the configuration's command and port, and the apply that follows is a
-// no-op for a pool already on that template.
-func (b *backend) recover(context.Context, *nodePoolModel) diag.Diagnostics { return nil }
-
 // proberConfig is what the backend supplies to a health check that leaves
 // things out.
 type proberConfig struct {

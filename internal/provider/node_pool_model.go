@@ -352,11 +352,15 @@ func nodesValue(nodes []rollout.Node, healthy map[string]bool) (types.List, diag
 	return l, diags
 }
 
-// rolloutPlanValue converts a preview.
-func rolloutPlanValue(p rollout.PreviewResult) (types.Object, diag.Diagnostics) {
+// rolloutPlanValue converts a preview; notes are added to its summary.
+func rolloutPlanValue(p rollout.PreviewResult, notes ...string) (types.Object, diag.Diagnostics) {
+	summary := p.String()
+	for _, n := range notes {
+		summary += "\nnote: " + n
+	}
 	return types.ObjectValue(rolloutPlanAttrTypes, map[string]attr.Value{
 		"action":         types.StringValue(p.Action),
-		"summary":        types.StringValue(p.String()),
+		"summary":        types.StringValue(summary),
 		"replaced":       types.Int64Value(int64(p.Replace)),
 		"waves":          types.Int64Value(int64(len(p.Waves))),
 		"lowest_healthy": types.Int64Value(int64(p.LowestHealthy)),

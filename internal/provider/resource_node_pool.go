@@ -374,6 +374,186 @@ func (r *nodePoolResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 	}
 }
 
+func (r *nodePoolResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return // ValidateResourceConfig runs before the provider is configured
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data",
+			fmt.Sprintf("The noderoll provider handed the node pool resource %T instead of its own configuration. This is a bug in the provider: please report it.", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+func (r *nodePoolResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan nodePoolModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
+	resp.Diagnostics.Append(diags...)
+	b, diags := r.backend(&plan, true)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	// A pool that exists but is not in this state belongs to someone else,
+	// or to an earlier create that was interrupted: adopting it silently
+	// could roll another configuration's nodes.
+	if _, err := b.driver.Describe(ctx); err == nil {
+		resp.Diagnostics.AddError("Node Pool Already Exists",
+			fmt.Sprintf("A pool named %q already exists in this backend, so it was not created. If it is the one this "+
+				"configuration means (an earlier create that was interrupted, say), import it: terraform import <address> %s. "+
+				"Otherwise choose another name.", plan.Name.ValueString(), b.importID))
+		return
+	} else if rollout.CodeOf(b.driver, err) != rollout.NotFound {
+		resp.Diagnostics.AddError("Could Not Read Node Pool",
+			fmt.Sprintf("Checking whether pool %q exists failed: %v. Check the backend and try again.", plan.Name.ValueString(), err))
+		return
+	}
+
+	report, err := r.apply(ctx, b, plan.spec(), plan.Name.ValueString())
+	plan.ID = types.StringValue(plan.Name.ValueString())
+	plan.PreviousTemplate = types.StringNull()
+	state, found, diags := r.observe(ctx, b, plan, report, types.ObjectNull(lastRolloutAttrTypes), err)
+	resp.Diagnostics.Append(diags...)
+	if err != nil {
+		resp.Diagnostics.AddError(failureSummary(report), failureDetail(plan.spec(), plan.Name.ValueString(), report, err, state, found, b.logPath))
+	}
+	if found {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	}
+}
+
+func (r *nodePoolResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state nodePoolModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	b, diags := r.backend(&state, false)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	pool, err := b.driver.Describe(ctx)
+	if err != nil {
+		if rollout.CodeOf(b.driver, err) == rollout.NotFound {
+			tflog.Warn(ctx, "node pool is gone; removing it from state", map[string]any{"pool": state.Name.ValueString()})
+			resp.State.RemoveResource(ctx)
+			return
+		}
+		resp.Diagnostics.AddError("Could Not Read Node Pool",
+			fmt.Sprintf("Observing pool %q failed: %v. Check the backend is reachable and try again.", state.Name.ValueString(), err))
+		return
+	}
+	state.Size = types.Int64Value(int64(pool.Size))
+	state.Image = types.StringValue(observedImage(pool))
+	state.MachineType = types.StringValue(pool.Template.MachineType)
+	state.Template = types.StringValue(pool.Template.ID)
+	if pool.Origin != "" {
+		state.PreviousTemplate = types.StringValue(pool.Origin)
+	} else if state.PreviousTemplate.IsUnknown() {
+		state.PreviousTemplate = types.StringNull()
+	}
+	nodes, d := nodesValue(pool.Nodes, probeAll(ctx, b.prober, pool.Nodes))
+	resp.Diagnostics.Append(d...)
+	state.Nodes = nodes
+	if state.RolloutPlan.IsUnknown() {
+		state.RolloutPlan = types.ObjectNull(rolloutPlanAttrTypes)
+	}
+	if state.LastRollout.IsUnknown() {
+		state.LastRollout = types.ObjectNull(lastRolloutAttrTypes)
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *nodePoolResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, prior nodePoolModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
+	resp.Diagnostics.Append(diags...)
+	b, diags := r.backend(&plan, true)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	report, err := r.apply(ctx, b, plan.spec(), plan.Name.ValueString())
+	// previous_template moves only when a rollout succeeded; an unfinished
+	// one shows its origin (see observe).
+	plan.PreviousTemplate = prior.PreviousTemplate
+	if err == nil && report.From != "" && report.To != "" && report.From != report.To {
+		plan.PreviousTemplate = types.StringValue(report.From)
+	}
+	state, found, diags := r.observe(ctx, b, plan, report, prior.LastRollout, err)
+	resp.Diagnostics.Append(diags...)
+	if err != nil {
+		resp.Diagnostics.AddError(failureSummary(report), failureDetail(plan.spec(), plan.Name.ValueString(), report, err, state, found, b.logPath))
+	} else if report.Added+report.Removed > 0 {
+		resp.Diagnostics.AddWarning("Node Pool Rollout Finished", successDetail(plan.spec(), plan.Name.ValueString(), report))
+	}
+	if found {
+		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	} else {
+		resp.State.RemoveResource(ctx)
+	}
+}
+
+func (r *nodePoolResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state nodePoolModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
+	resp.Diagnostics.Append(diags...)
+	// Removing nodes starts none: an imported pool whose command was never
+	// applied can still be destroyed.
+	b, diags := r.backend(&state, false)
+	resp.Diagnostics.Append(diags...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	ex, err := b.executor(ctx, state.strategy())
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid Node Pool Configuration", err.Error())
+		return
+	}
+	report, err := ex.Destroy(ctx)
+	if err != nil {
+		resp.Diagnostics.AddError("Could Not Delete Node Pool",
+			fmt.Sprintf("Draining and removing the nodes of pool %q did not finish: %v\n\n"+
+				"Removed %d nodes. The pool is still in state; run terraform destroy again to continue.", state.Name.ValueString(), err, report.Removed))
+	}
+}
+
+// ImportState adopts an existing pool by "<state_dir>/<name>" or "<name>"
+// (in the provider's state directory), with ":<port>" when its nodes do not
+// serve on the local backend's default port.
+func (r *nodePoolResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	dir, name, port, err := parseImportID(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid Import ID", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(r.importLocal(ctx, dir, name, port, resp)...)
+}
+
 // timeoutsBlock is the framework's timeouts block with descriptions in the
 // docs: how long create, update and delete may take before the run is
 // interrupted (and reported as such).
@@ -475,19 +655,6 @@ func (r *nodePoolResource) ValidateConfig(ctx context.Context, req resource.Vali
 	}
 }
 
-func (r *nodePoolResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	if req.ProviderData == nil {
-		return // ValidateResourceConfig runs before the provider is configured
-	}
-	data, ok := req.ProviderData.(*providerData)
-	if !ok {
-		resp.Diagnostics.AddError("Unexpected Provider Data",
-			fmt.Sprintf("The noderoll provider handed the node pool resource %T instead of its own configuration. This is a bug in the provider: please report it.", req.ProviderData))
-		return
-	}
-	r.data = data
-}
-
 // ModifyPlan computes rollout_plan: what the apply will do, from the pool as
 // it is now and the planned spec.
 func (r *nodePoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -531,176 +698,15 @@ func (r *nodePoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		current.Template.Image += " with the previous local command/env"
 	}
 	preview := rollout.Preview(current, plan.spec(), plan.strategy(), timingsOf(ctx, prior.LastRollout, plan.drains()))
-	v, d := rolloutPlanValue(preview)
+	var notes []string
+	if prior.Local != nil && prior.Local.Command.IsNull() && current.Template.ID != "" {
+		notes = append(notes, "the pool was imported and its command is not known yet: "+
+			"if local.command or local.env differ from the ones its nodes run, the apply rolls every node")
+	}
+	v, d := rolloutPlanValue(preview, notes...)
 	resp.Diagnostics.Append(d...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("rollout_plan"), v)...)
 	tflog.Info(ctx, "rollout preview: "+preview.String(), map[string]any{"pool": plan.Name.ValueString()})
-}
-
-func (r *nodePoolResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	var plan nodePoolModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
-	resp.Diagnostics.Append(diags...)
-	b, diags := r.backend(&plan, true)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	// A pool that exists but is not in this state belongs to someone else,
-	// or to an earlier create that was interrupted: adopting it silently
-	// could roll another configuration's nodes.
-	if _, err := b.driver.Describe(ctx); err == nil {
-		resp.Diagnostics.AddError("Node Pool Already Exists",
-			fmt.Sprintf("A pool named %q already exists in this backend, so it was not created. If it is the one this "+
-				"configuration means (an earlier create that was interrupted, say), import it: terraform import <address> %s. "+
-				"Otherwise choose another name.", plan.Name.ValueString(), b.importID))
-		return
-	} else if rollout.CodeOf(b.driver, err) != rollout.NotFound {
-		resp.Diagnostics.AddError("Could Not Read Node Pool",
-			fmt.Sprintf("Checking whether pool %q exists failed: %v. Check the backend and try again.", plan.Name.ValueString(), err))
-		return
-	}
-
-	report, err := r.apply(ctx, b, plan.spec(), plan.Name.ValueString())
-	plan.ID = types.StringValue(plan.Name.ValueString())
-	plan.PreviousTemplate = types.StringNull()
-	state, found, diags := r.observe(ctx, b, plan, report, types.ObjectNull(lastRolloutAttrTypes), err)
-	resp.Diagnostics.Append(diags...)
-	if err != nil {
-		resp.Diagnostics.AddError(failureSummary(report), failureDetail(plan.spec(), plan.Name.ValueString(), report, err, state, found, b.logPath))
-	}
-	if found {
-		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-	}
-}
-
-func (r *nodePoolResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	var state nodePoolModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	b, diags := r.backend(&state, false)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	pool, err := b.driver.Describe(ctx)
-	if err != nil {
-		if rollout.CodeOf(b.driver, err) == rollout.NotFound {
-			tflog.Warn(ctx, "node pool is gone; removing it from state", map[string]any{"pool": state.Name.ValueString()})
-			resp.State.RemoveResource(ctx)
-			return
-		}
-		resp.Diagnostics.AddError("Could Not Read Node Pool",
-			fmt.Sprintf("Observing pool %q failed: %v. Check the backend is reachable and try again.", state.Name.ValueString(), err))
-		return
-	}
-	resp.Diagnostics.Append(b.recover(ctx, &state)...)
-	state.Size = types.Int64Value(int64(pool.Size))
-	state.Image = types.StringValue(observedImage(pool))
-	state.MachineType = types.StringValue(pool.Template.MachineType)
-	state.Template = types.StringValue(pool.Template.ID)
-	if pool.Origin != "" {
-		state.PreviousTemplate = types.StringValue(pool.Origin)
-	} else if state.PreviousTemplate.IsUnknown() {
-		state.PreviousTemplate = types.StringNull()
-	}
-	nodes, d := nodesValue(pool.Nodes, probeAll(ctx, b.prober, pool.Nodes))
-	resp.Diagnostics.Append(d...)
-	state.Nodes = nodes
-	if state.RolloutPlan.IsUnknown() {
-		state.RolloutPlan = types.ObjectNull(rolloutPlanAttrTypes)
-	}
-	if state.LastRollout.IsUnknown() {
-		state.LastRollout = types.ObjectNull(lastRolloutAttrTypes)
-	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-func (r *nodePoolResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	var plan, prior nodePoolModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
-	resp.Diagnostics.Append(diags...)
-	b, diags := r.backend(&plan, true)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-
-	report, err := r.apply(ctx, b, plan.spec(), plan.Name.ValueString())
-	// previous_template moves only when a rollout succeeded; an unfinished
-	// one shows its origin (see observe).
-	plan.PreviousTemplate = prior.PreviousTemplate
-	if err == nil && report.From != "" && report.To != "" && report.From != report.To {
-		plan.PreviousTemplate = types.StringValue(report.From)
-	}
-	state, found, diags := r.observe(ctx, b, plan, report, prior.LastRollout, err)
-	resp.Diagnostics.Append(diags...)
-	if err != nil {
-		resp.Diagnostics.AddError(failureSummary(report), failureDetail(plan.spec(), plan.Name.ValueString(), report, err, state, found, b.logPath))
-	} else if report.Added+report.Removed > 0 {
-		resp.Diagnostics.AddWarning("Node Pool Rollout Finished", successDetail(plan.spec(), plan.Name.ValueString(), report))
-	}
-	if found {
-		resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-	} else {
-		resp.State.RemoveResource(ctx)
-	}
-}
-
-func (r *nodePoolResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	var state nodePoolModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	timeout, diags := state.Timeouts.Delete(ctx, defaultDeleteTimeout)
-	resp.Diagnostics.Append(diags...)
-	b, diags := r.backend(&state, true)
-	resp.Diagnostics.Append(diags...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	ex, err := b.executor(ctx, state.strategy())
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid Node Pool Configuration", err.Error())
-		return
-	}
-	report, err := ex.Destroy(ctx)
-	if err != nil {
-		resp.Diagnostics.AddError("Could Not Delete Node Pool",
-			fmt.Sprintf("Draining and removing the nodes of pool %q did not finish: %v\n\n"+
-				"Removed %d nodes. The pool is still in state; run terraform destroy again to continue.", state.Name.ValueString(), err, report.Removed))
-	}
-}
-
-// ImportState adopts an existing pool by "<state_dir>/<name>" or "<name>"
-// (in the provider's state directory), with ":<port>" when its nodes do not
-// serve on the local backend's default port.
-func (r *nodePoolResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	dir, name, port, err := parseImportID(req.ID)
-	if err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID", err.Error())
-		return
-	}
-	resp.Diagnostics.Append(r.importLocal(ctx, dir, name, port, resp)...)
 }
 
 // apply runs the engine with progress in the Terraform log.

@@ -865,10 +865,11 @@ func servingOn(p rollout.Pool, tpl string, port int) int {
 // taken fails and says how to import it, and leaves the pool alone.
 func TestAccNodePool_existingPoolIsNotAdopted(t *testing.T) {
 	c := newPoolConf(t, "taken", 39215)
-	c.size = 1
-	var before []string
+	c.size, c.image = 1, "v2"
+	var before, addrs []string
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             checkGone(t, c, &addrs),
 		Steps: []resource.TestStep{
 			{
 				PreConfig: func() {
@@ -914,6 +915,33 @@ func TestAccNodePool_existingPoolIsNotAdopted(t *testing.T) {
 				Config:             c.hcl(),
 				PlanOnly:           true,
 				ExpectNonEmptyPlan: true,
+			},
+			{
+				// Import adopts it, with the state recording it as it is.
+				Config:             c.hcl(),
+				ResourceName:       res,
+				ImportState:        true,
+				ImportStateId:      fmt.Sprintf("%s/%s:%d", c.stateDir, c.name, c.port),
+				ImportStatePersist: true,
+				ImportStateCheck: func(s []*terraform.InstanceState) error {
+					if len(s) != 1 || s[0].Attributes["image"] != "v2" || s[0].Attributes["size"] != "1" || s[0].Attributes["nodes.0.healthy"] != "true" {
+						return fmt.Errorf("imported state: %v", s)
+					}
+					addrs = append(addrs, s[0].Attributes["nodes.0.address"])
+					return nil
+				},
+			},
+			{
+				// The plan cannot know the imported pool's command, and says
+				// so. The test ends by destroying the pool from this state:
+				// destroy needs no command.
+				Config:             c.hcl(),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					planValue("action", knownvalue.StringExact("none")),
+					planValue("summary", knownvalue.StringRegexp(regexp.MustCompile(`the pool was imported and its command is not known yet`))),
+				}},
 			},
 		},
 	})
