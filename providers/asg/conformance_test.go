@@ -9,6 +9,7 @@ import (
 	"time"
 
 	fake "github.com/noderoll/terraform-provider-noderoll/internal/fakecloud/aws"
+	"github.com/noderoll/terraform-provider-noderoll/providers/asg"
 	"github.com/noderoll/terraform-provider-noderoll/rollout"
 	"github.com/noderoll/terraform-provider-noderoll/rollout/drivertest"
 	"github.com/noderoll/terraform-provider-noderoll/rollout/health"
@@ -125,6 +126,9 @@ func TestRollWithExecutor(t *testing.T) {
 			t.Errorf("roll to %s: failures %+v, want a probe failure mentioning %q", bad.image, rep.Failures, bad.reason)
 		}
 		t.Logf("roll to %s: %s, first failure %+v", bad.image, rep.Outcome, rep.Failures[0])
+		if rep.LowestHealthy < 4 {
+			t.Errorf("roll to %s: lowest healthy %d, want 4 throughout (max_unavailable 0)", bad.image, rep.LowestHealthy)
+		}
 		after := waitPool(t, d, "4 nodes after the rollback", func(p rollout.Pool) bool {
 			return len(p.Nodes) == 4
 		})
@@ -154,4 +158,52 @@ func assertPool(t *testing.T, p rollout.Pool, size int, image string) {
 			t.Fatalf("node %+v, want running on %s", n, p.Template.ID)
 		}
 	}
+}
+
+// TestRollUnderThrottling rolls a pool through the executor while the fake
+// throttles every API hard and fails some calls with 5xx: the SDK's retries
+// and the engine's own retry policy carry the rollout through.
+func TestRollUnderThrottling(t *testing.T) {
+	b := fake.Bucket{Size: 3, RefillPerSecond: 30}
+	e := newEnv(t, fake.Options{
+		HealthPath: healthPath,
+		BootDelay:  30 * time.Millisecond,
+		Throttle:   &fake.Limits{EC2Describe: b, EC2Mutate: b, ASGDescribe: b, ASGMutate: b},
+	})
+	o := e.options("web")
+	o.Retry = asg.RetryOptions{MaxAttempts: 4, BaseDelay: time.Millisecond, ThrottleBaseDelay: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
+	d := e.driver(t, o)
+	s := rollout.DefaultStrategy()
+	s.MaxSurge = rollout.Count(2)
+	s.ProbeInterval = 20 * time.Millisecond
+	s.MinReady = 40 * time.Millisecond
+	s.NodeDeadline = 5 * time.Second
+	var retries int
+	ex, err := rollout.New(rollout.Options{Driver: d, Strategy: s, Prober: prober(t), OnEvent: func(ev rollout.Event) {
+		if ev.Type == rollout.EventRetry {
+			retries++
+		}
+	}})
+	ok(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if rep, err := ex.Apply(ctx, rollout.Spec{Size: 4, Image: "ami-1", MachineType: "t3.small"}); err != nil {
+		t.Fatalf("create under throttling: %v (%+v)", err, rep)
+	}
+	e.cloud.FailNext("UpdateAutoScalingGroup", 1, "ServiceUnavailable")
+	e.cloud.FailNext("TerminateInstanceInAutoScalingGroup", 1, "InternalError")
+	e.cloud.FailNext("DescribeAutoScalingGroups", 2, "InternalError")
+	rep, err := ex.Apply(ctx, rollout.Spec{Size: 4, Image: "ami-2", MachineType: "t3.small"})
+	if err != nil || rep.Replaced != 4 {
+		t.Fatalf("roll under throttling: %v (%+v)", err, rep)
+	}
+	assertPool(t, describe(t, d), 4, "ami-2")
+	th := 0
+	for _, n := range e.cloud.Throttled() {
+		th += n
+	}
+	if th == 0 {
+		t.Fatal("the fake never throttled: the test proves nothing")
+	}
+	t.Logf("throttled responses %d, engine-level retries %d, calls %v", th, retries, e.cloud.Calls())
 }
