@@ -207,3 +207,61 @@ func TestRollUnderThrottling(t *testing.T) {
 	}
 	t.Logf("throttled responses %d, engine-level retries %d, calls %v", th, retries, e.cloud.Calls())
 }
+
+// TestInterruptedRollResumes cancels a roll mid-way, then finishes it from a
+// fresh driver and executor (another process): the origin is read back from
+// the group's tag, and nothing else is remembered.
+func TestInterruptedRollResumes(t *testing.T) {
+	e := newEnv(t, fake.Options{HealthPath: healthPath, BootDelay: 30 * time.Millisecond})
+	s := rollout.DefaultStrategy()
+	s.ProbeInterval = 20 * time.Millisecond
+	s.MinReady = 40 * time.Millisecond
+	s.NodeDeadline = 3 * time.Second
+	newExecutor := func(d *asg.Driver, onEvent func(rollout.Event)) *rollout.Executor {
+		ex, err := rollout.New(rollout.Options{Driver: d, Strategy: s, Prober: prober(t), OnEvent: onEvent})
+		ok(t, err)
+		return ex
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	d1 := e.driver(t, e.options("web"))
+	if _, err := newExecutor(d1, nil).Apply(ctx, rollout.Spec{Size: 4, Image: "ami-1", MachineType: "t3.small"}); err != nil {
+		t.Fatal(err)
+	}
+	v1 := describe(t, d1).Template
+
+	runCtx, stop := context.WithCancel(ctx)
+	removed := 0
+	rep, err := newExecutor(d1, func(ev rollout.Event) {
+		if ev.Type == rollout.EventNodeRemoved {
+			if removed++; removed == 2 {
+				stop() // the CI job is killed half way
+			}
+		}
+	}).Apply(runCtx, rollout.Spec{Size: 4, Image: "ami-2", MachineType: "t3.small"})
+	stop()
+	if err == nil || rep.Outcome != rollout.OutcomeInterrupted {
+		t.Fatalf("interrupted roll: outcome %s, err %v", rep.Outcome, err)
+	}
+	mid := describe(t, d1)
+	if mid.Origin != v1.ID || mid.Template.Image != "ami-2" {
+		t.Fatalf("after the interruption: template %+v origin %q, want ami-2 with origin %s", mid.Template, mid.Origin, v1.ID)
+	}
+	if g, _ := e.cloud.Group("noderoll-web"); fmt.Sprint(g.SuspendedProcesses) != "[AZRebalance]" {
+		t.Fatalf("AZRebalance not suspended mid-rollout: %v", g.SuspendedProcesses)
+	}
+
+	d2 := e.driver(t, e.options("web")) // a new process: empty caches
+	rep, err = newExecutor(d2, nil).Apply(ctx, rollout.Spec{Size: 4, Image: "ami-2", MachineType: "t3.small"})
+	if err != nil || rep.Outcome != rollout.OutcomeConverged {
+		t.Fatalf("resumed roll: %v (%+v)", err, rep)
+	}
+	end := describe(t, d2)
+	assertPool(t, end, 4, "ami-2")
+	if end.Origin != "" || end.Template.ID != mid.Template.ID {
+		t.Fatalf("after resuming: template %s origin %q, want %s and no origin", end.Template.ID, end.Origin, mid.Template.ID)
+	}
+	if g, _ := e.cloud.Group("noderoll-web"); len(g.SuspendedProcesses) != 0 {
+		t.Fatalf("AZRebalance still suspended after the roll: %v", g.SuspendedProcesses)
+	}
+}
