@@ -264,4 +264,23 @@ func TestInterruptedRollResumes(t *testing.T) {
 	if g, _ := e.cloud.Group("noderoll-web"); len(g.SuspendedProcesses) != 0 {
 		t.Fatalf("AZRebalance still suspended after the roll: %v", g.SuspendedProcesses)
 	}
+
+	// terraform destroy: drain and remove every node, then delete the group
+	// and the versions noderoll made; the base template stays.
+	if rep, err := newExecutor(d2, nil).Destroy(ctx); err != nil {
+		t.Fatalf("Destroy: %v (%+v)", err, rep)
+	}
+	waitGone := time.Now().Add(10 * time.Second)
+	for {
+		if _, ok := e.cloud.Group("noderoll-web"); !ok {
+			break
+		}
+		if time.Now().After(waitGone) {
+			t.Fatal("group still there after Destroy")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if v := e.cloud.LaunchTemplateVersions(e.baseID); fmt.Sprint(v) != "[1]" {
+		t.Fatalf("versions after Destroy = %v, want only the base's [1]", v)
+	}
 }
