@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -32,7 +33,13 @@ type backend struct {
 	logPath func(id string) string
 	// importID is what `terraform import` takes to adopt this pool.
 	importID string
+	// bootEstimate is how long a node takes to start serving before the
+	// first one was measured; 0 leaves the engine's default estimate.
+	bootEstimate time.Duration
 }
+
+// localBootEstimate: a local node is a process that listens within a second.
+const localBootEstimate = time.Second
 
 // observeOnlyCommand is given to a local driver that only observes (Read
 // after an import, before the configuration's command is known): Describe
@@ -96,7 +103,7 @@ func (r *nodePoolResource) backend(m *nodePoolModel, forRun bool) (*backend, dia
 		return nil, diags
 	}
 	return &backend{pool: m.Name.ValueString(), driver: d, prober: prober, drainer: drainer, strategy: m.strategy(), logPath: d.LogPath,
-		importID: fmt.Sprintf("%s/%s:%d", dir, opts.Pool, opts.Port)}, diags
+		importID: fmt.Sprintf("%s/%s:%d", dir, opts.Pool, opts.Port), bootEstimate: localBootEstimate}, diags
 }
 
 // executor returns an engine run on this backend that logs every step.

@@ -443,10 +443,16 @@ func lastRolloutOf(ctx context.Context, v types.Object) (lastRolloutModel, bool)
 // Without a drain step and before any drain was measured, removing a node
 // takes only its stop time, so the drain estimate is removeEstimate rather
 // than the engine's default for a real drain.
-func timingsOf(ctx context.Context, last types.Object, drains bool) rollout.Timings {
+//
+// Before any node start was measured, a node is estimated ready after boot
+// plus the probes and min_ready the strategy demands, when boot is known.
+func timingsOf(ctx context.Context, last types.Object, drains bool, s rollout.Strategy, boot time.Duration) rollout.Timings {
 	var t rollout.Timings
 	if !drains {
 		t.Drain = removeEstimate
+	}
+	if boot > 0 {
+		t.NodeReady = boot + time.Duration(s.HealthyThreshold)*s.ProbeInterval + s.MinReady
 	}
 	m, ok := lastRolloutOf(ctx, last)
 	if !ok {

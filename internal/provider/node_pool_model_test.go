@@ -125,7 +125,8 @@ func TestLastRolloutKeepsEarlierTimingsAndFeedsThePreview(t *testing.T) {
 	if diags.HasError() {
 		t.Fatal(diags)
 	}
-	if tm := timingsOf(ctx, first, true); tm.NodeReady != 2*time.Second || tm.Drain != 500*time.Millisecond {
+	s := rollout.DefaultStrategy()
+	if tm := timingsOf(ctx, first, true, s, time.Second); tm.NodeReady != 2*time.Second || tm.Drain != 500*time.Millisecond {
 		t.Fatalf("timings = %+v, want the means 2s and 500ms", tm)
 	}
 	// A scale-down measures no node start: the earlier measurement stays.
@@ -142,8 +143,12 @@ func TestLastRolloutKeepsEarlierTimingsAndFeedsThePreview(t *testing.T) {
 	if f, _ := lastRolloutOf(ctx, first); f.Message.ValueString() != "converged on t2: 2 replaced, 2 added, 2 removed in 1m0s" {
 		t.Fatalf("first message %q", f.Message.ValueString())
 	}
-	if tm := timingsOf(ctx, types.ObjectNull(lastRolloutAttrTypes), false); tm.NodeReady != 0 || tm.Drain != removeEstimate {
-		t.Fatalf("no history, no drain step: %+v, want the default node start and a removal estimate", tm)
+	if tm := timingsOf(ctx, types.ObjectNull(lastRolloutAttrTypes), false, s, 0); tm.NodeReady != 0 || tm.Drain != removeEstimate {
+		t.Fatalf("no history, no drain step, unknown boot: %+v, want the engine's default node start and a removal estimate", tm)
+	}
+	// Known boot time: boot + 2 probes 5s apart + 10s min_ready.
+	if tm := timingsOf(ctx, types.ObjectNull(lastRolloutAttrTypes), true, s, time.Second); tm.NodeReady != 21*time.Second || tm.Drain != 0 {
+		t.Fatalf("no history, known boot: %+v, want 21s and the engine's default drain", tm)
 	}
 }
 

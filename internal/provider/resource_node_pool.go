@@ -697,7 +697,7 @@ func (r *nodePoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		// preview compares image and machine type only, so say so here.
 		current.Template.Image += " with the previous local command/env"
 	}
-	preview := rollout.Preview(current, plan.spec(), plan.strategy(), timingsOf(ctx, prior.LastRollout, plan.drains()))
+	preview := rollout.Preview(current, plan.spec(), plan.strategy(), timingsOf(ctx, prior.LastRollout, plan.drains(), plan.strategy(), b.bootEstimate))
 	var notes []string
 	if prior.Local != nil && prior.Local.Command.IsNull() && current.Template.ID != "" {
 		notes = append(notes, "the pool was imported and its command is not known yet: "+

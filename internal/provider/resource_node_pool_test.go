@@ -196,6 +196,7 @@ func checkKept(t *testing.T, c poolConf, before *[]string) resource.TestCheckFun
 type capacityWatch struct {
 	mu      sync.Mutex
 	lowest  int
+	most    int // most nodes that existed at once, serving or not
 	samples int
 	stop    chan struct{}
 	done    chan struct{}
@@ -239,6 +240,7 @@ func watchCapacity(t *testing.T, c poolConf) *capacityWatch {
 			if w.lowest < 0 || serving < w.lowest {
 				w.lowest = serving
 			}
+			w.most = max(w.most, len(p.Nodes))
 			w.samples++
 			w.mu.Unlock()
 		}
@@ -257,7 +259,9 @@ func (w *capacityWatch) Stop() {
 	<-w.done
 }
 
-func (w *capacityWatch) check(atLeast int) resource.TestCheckFunc {
+// check fails unless at least atLeast nodes served at every sample and no
+// more than atMost nodes ever existed at once.
+func (w *capacityWatch) check(atLeast, atMost int) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		w.Stop()
 		w.mu.Lock()
@@ -267,6 +271,9 @@ func (w *capacityWatch) check(atLeast int) resource.TestCheckFunc {
 		}
 		if w.lowest < atLeast {
 			return fmt.Errorf("during the rollout only %d nodes served at one moment, want at least %d", w.lowest, atLeast)
+		}
+		if w.most > atMost {
+			return fmt.Errorf("during the rollout %d nodes existed at one moment, want at most %d", w.most, atMost)
 		}
 		return nil
 	}
@@ -377,7 +384,7 @@ func TestAccNodePool_lifecycle(t *testing.T) {
 						`^roll 3 node\(s\) from image=v1 machine_type=small to image=v2 machine_type=small in 3 wave\(s\)`))),
 				}},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					func(s *terraform.State) error { return w.check(3)(s) },
+					func(s *terraform.State) error { return w.check(3, 4)(s) },
 					checkReplaced(t, c, &ids),
 					checkServing(t, c, 3, "v2", &ids),
 					resource.TestCheckResourceAttr(res, "image", "v2"),
