@@ -222,13 +222,33 @@ func (d *Driver) template(ctx context.Context, ltID, version string) (rollout.Te
 	return t, nil
 }
 
+// versionTemplate describes a version. For a version noderoll made, image and
+// machine type come from its marker, i.e. from the spec it was made for: a
+// spec with no machine type (the base's type applies) stays "" so that the
+// template Describe reports equals the spec and a plan shows no change.
 func versionTemplate(ltID, version string, v ec2types.LaunchTemplateVersion) rollout.Template {
 	t := rollout.Template{ID: templateID(ltID, version)}
+	if img, typ, ok := parseMarker(aws.ToString(v.VersionDescription)); ok {
+		t.Image, t.MachineType = img, typ
+		return t
+	}
 	if data := v.LaunchTemplateData; data != nil {
 		t.Image = aws.ToString(data.ImageId)
 		t.MachineType = string(data.InstanceType)
 	}
 	return t
+}
+
+// parseMarker reads image and type from "noderoll pool=P base=N image=I type=T".
+func parseMarker(desc string) (image, typ string, ok bool) {
+	if !strings.HasPrefix(desc, "noderoll pool=") {
+		return "", "", false
+	}
+	i, j := strings.LastIndex(desc, " image="), strings.LastIndex(desc, " type=")
+	if i < 0 || j < i {
+		return "", "", false
+	}
+	return desc[i+len(" image=") : j], desc[j+len(" type="):], true
 }
 
 // base resolves the base launch template: its id and current default version.
@@ -310,8 +330,6 @@ func (d *Driver) PrepareTemplate(ctx context.Context, s rollout.Spec) (rollout.T
 	}
 	version := strconv.FormatInt(aws.ToInt64(found.VersionNumber), 10)
 	t := versionTemplate(ltID, version, *found)
-	// The spec's machine type is what the user asked for; an empty one
-	// inherits the base's type, which the version reports.
 	d.mu.Lock()
 	d.templates[t.ID] = t
 	d.mu.Unlock()

@@ -188,8 +188,21 @@ func TestPrepareTemplateIdempotent(t *testing.T) {
 	if a != again || a.ID == b.ID || b.ID == inherit.ID {
 		t.Fatalf("templates a=%v again=%v b=%v inherit=%v: same spec must give the same version, others new ones", a, again, b, inherit)
 	}
-	if inherit.MachineType != "t3.micro" {
-		t.Fatalf("spec without machine type: %+v, want the base's t3.micro", inherit)
+	// No machine type: the version keeps the base's t3.micro, and the
+	// template reports the spec as given, so Describe matches the spec.
+	if inherit.MachineType != "" || inherit.Image != "ami-1" {
+		t.Fatalf("spec without machine type: %+v, want image ami-1 and machine type \"\"", inherit)
+	}
+	_, ver, _ := strings.Cut(inherit.ID, ":")
+	vs, err := e.ec2.DescribeLaunchTemplateVersions(ctx, &ec2.DescribeLaunchTemplateVersionsInput{LaunchTemplateId: aws.String(e.baseID), Versions: []string{ver}})
+	ok(t, err)
+	if data := vs.LaunchTemplateVersions[0].LaunchTemplateData; data.InstanceType != ec2types.InstanceTypeT3Micro || aws.ToString(data.ImageId) != "ami-1" {
+		t.Fatalf("version %s data = %+v, want ami-1 on the base's t3.micro", ver, data)
+	}
+	observer := e.driver(t, e.options("web")) // no cache: reads the version back
+	ok(t, observer.Create(ctx, inherit))
+	if p := describe(t, observer); p.Template != inherit {
+		t.Fatalf("Describe from a fresh driver reports %+v, want %+v", p.Template, inherit)
 	}
 	// A fresh driver (another process, after a crash) finds the same versions.
 	fresh := e.driver(t, e.options("web"))
@@ -206,7 +219,7 @@ func TestPrepareTemplateIdempotent(t *testing.T) {
 	}
 	// A new default version of the base (the user changed aws_launch_template)
 	// gives a new noderoll version for the same spec.
-	_, err := e.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
+	_, err = e.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
 		LaunchTemplateId: aws.String(e.baseID), SourceVersion: aws.String("1"),
 		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeT3Medium},
 	})
