@@ -842,8 +842,24 @@ func TestAccNodePool_interruptedApply(t *testing.T) {
 			t.Errorf("plan after the kill lacks %q:\n%s", want, plan)
 		}
 	}
-	// The next apply finishes the rollout; then nothing is left to do.
-	run(0, "apply", "-auto-approve")
+	// The next apply finishes the rollout, logging each wave and node at
+	// INFO and ending with a summary; then nothing is left to do.
+	logPath := filepath.Join(wd, "apply.log")
+	env = append(env, "TF_LOG_PROVIDER=INFO", "TF_LOG_PATH="+logPath)
+	finish := run(0, "apply", "-auto-approve")
+	env = env[:len(env)-2]
+	if !strings.Contains(finish, "Warning: Node Pool Rollout Finished") {
+		t.Errorf("the apply that finished the rollout printed no summary:\n%s", finish)
+	}
+	tflog, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"node pool: wave_started wave=", "node pool: node_added", "node pool: node_healthy node=", "node pool: node_removed node=", "node pool: finished"} {
+		if !strings.Contains(string(tflog), want) {
+			t.Errorf("the provider's INFO log lacks %q", want)
+		}
+	}
 	if err := checkServing(t, c, 3, "v2", nil)(nil); err != nil {
 		t.Fatal(err)
 	}
