@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -106,7 +107,7 @@ func run(ctx context.Context, out, plots string, seed int64, only, resultsFile, 
 			return err
 		}
 	}
-	report := Render(rs, pb, ReportInfo{Seed: seed, PlotDir: filepath.ToSlash(rel), Wall: time.Since(started)})
+	report := Render(rs, pb, ReportInfo{Seed: seed, PlotDir: filepath.ToSlash(rel), Wall: time.Since(started), Commit: commitOf(ctx)})
 	if err := os.WriteFile(out, []byte(report), 0o644); err != nil {
 		return err
 	}
@@ -120,6 +121,20 @@ func run(ctx context.Context, out, plots string, seed int64, only, resultsFile, 
 		}
 	}
 	return nil
+}
+
+// commitOf names the engine the figures belong to: the commit, and
+// whether the engine or the simulator had uncommitted changes.
+func commitOf(ctx context.Context) string {
+	head, err := exec.CommandContext(ctx, "git", "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown commit"
+	}
+	c := "commit " + strings.TrimSpace(string(head))
+	if dirty, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--", "rollout", "internal/sim").Output(); err == nil && len(dirty) > 0 {
+		c += " with uncommitted changes in rollout/ or internal/sim/"
+	}
+	return c
 }
 
 // runScenarios runs the scenarios in this package's test binary, which

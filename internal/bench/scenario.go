@@ -123,6 +123,7 @@ type Run struct {
 	Mutate    int            `json:"mutate"`
 	Throttled int            `json:"throttled"`
 	Faulted   int            `json:"faulted"` // 5xx and timeouts injected
+	Probes    int            `json:"probes"`  // health probes sent
 	Replaced  int            `json:"replaced"`
 	// MinCapacity is the lowest healthy capacity seen (the sim's truth less
 	// nodes being drained) after any API call or drain start.
@@ -254,7 +255,7 @@ func finish(run *Run, cloud *sim.Cloud, rec *recorder, sc Scenario, seed int64) 
 			run.Mutate += v
 		}
 	}
-	run.Throttled, run.Faulted = st.Throttled, st.Errors+st.Timeouts
+	run.Throttled, run.Faulted, run.Probes = st.Throttled, st.Errors+st.Timeouts, st.Probes
 	rec.mu.Lock()
 	run.MinCapacity, run.MaxNodes = rec.minCapacity, rec.maxNodes
 	run.Points, run.Waves = rec.points, rec.waves
