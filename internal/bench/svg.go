@@ -34,8 +34,8 @@ func PlotSVG(title string, panels []plotPanel, minAllowed, maxAllowed int) strin
 	// One legend for all panels, under the title.
 	lx := float64(marginL)
 	for _, l := range []struct{ color, label, dash string }{
-		{"#59a14f", "healthy capacity (serving, not draining)", ""}, {"#f28e2b", "nodes existing (incl. terminating)", ""},
-		{"#b07aa1", "wave start", ""}, {"#4e79a7", "allowed minimum capacity", "5,4"}, {"#e15759", "maximum nodes", "5,4"},
+		{"#59a14f", "healthy capacity (not draining)", ""}, {"#f28e2b", "nodes existing", ""},
+		{"#b07aa1", "wave start", ""}, {"#4e79a7", "min capacity allowed", "5,4"}, {"#e15759", "max nodes allowed", "5,4"},
 	} {
 		fmt.Fprintf(&b, `<line x1="%.0f" y1="36" x2="%.0f" y2="36" stroke="%s" stroke-width="2" stroke-dasharray="%s"/><text x="%.0f" y="40" font-size="11">%s</text>`+"\n",
 			lx, lx+16, l.color, l.dash, lx+20, esc(l.label))
