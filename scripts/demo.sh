@@ -32,7 +32,7 @@ trap cleanup EXIT
 
 step "Preparing: Terraform, the noderoll provider and the demo app"
 tf="$(scripts/ensure-terraform.sh)"
-say "terraform: $tf ($("$tf" version | head -1))"
+say "terraform: $tf ($("$tf" version 2>/dev/null | head -1))"
 go build -o "$work/bin/terraform-provider-noderoll" .
 go build -o "$work/bin/app" ./examples/local/app
 say "provider and app built into $work/bin"
@@ -81,7 +81,7 @@ plan_digest() {
        /rollout_plan *= *\{/ {p=1}
        p {print "    " $0}
        p && /^ *}( ->.*)?$/ {p=0}
-       /^Plan:/ {print "    " $0}'
+       /^Plan:/ {print "    " $0; exit}'
 }
 
 step "1. Create a pool of 4 nodes running v1"
