@@ -1014,3 +1014,66 @@ func TestAccNodePool_updateTimeout(t *testing.T) {
 		},
 	})
 }
+
+// TestAccNodePool_deadNodeShowsNotConverged: a node killed outside
+// Terraform makes the pool not converged at the next refresh, so the plan
+// shows an update. (Whether that apply replaces the dead node is the
+// engine's call: today it treats a dead node on the target template as a
+// failed rollout.) Destroy still removes everything.
+func TestAccNodePool_deadNodeShowsNotConverged(t *testing.T) {
+	c := newPoolConf(t, "repair", 39217)
+	c.size = 2
+	var ids, addrs []string
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             checkGone(t, c, &addrs),
+		Steps: []resource.TestStep{
+			{Config: c.hcl(), Check: resource.ComposeAggregateTestCheckFunc(checkServing(t, c, 2, "v1", &ids), recordAddresses(&addrs))},
+			{
+				PreConfig: func() {
+					pid := nodePID(t, ids[0])
+					if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:             c.hcl(),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("image"), knownvalue.StringExact("v1")),
+				}},
+			},
+		},
+	})
+}
+
+// nodePID finds the demo app process of node id: its command line carries
+// --node-id <id>.
+func nodePID(t *testing.T, id string) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 0 && args[0] == testAppPath {
+			for i := 0; i+1 < len(args); i++ {
+				if args[i] == "--node-id" && args[i+1] == id {
+					return pid
+				}
+			}
+		}
+	}
+	t.Fatalf("no process for node %s", id)
+	return 0
+}
