@@ -695,7 +695,7 @@ func (r *nodePoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		// The local backend's template includes the command and env, so
 		// changing them rolls every node even with the same image; the
 		// preview compares image and machine type only, so say so here.
-		current.Template.Image += " with the previous local command/env"
+		current.Template.MachineType += " (previous local command/env)"
 	}
 	preview := rollout.Preview(current, plan.spec(), plan.strategy(), timingsOf(ctx, prior.LastRollout, plan.drains(), plan.strategy(), b.bootEstimate))
 	var notes []string

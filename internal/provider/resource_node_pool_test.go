@@ -1077,3 +1077,36 @@ func nodePID(t *testing.T, id string) int {
 	t.Fatalf("no process for node %s", id)
 	return 0
 }
+
+// TestAccNodePool_commandChangeRolls: on the local backend the command and
+// env are part of the node template, so changing them rolls every node, and
+// the plan says so although image and machine type did not change.
+func TestAccNodePool_commandChangeRolls(t *testing.T) {
+	c := newPoolConf(t, "command", 39218)
+	c.size = 2
+	var ids, addrs []string
+	cfg := strings.Replace(c.hcl(), "    port    = ", "    env     = { GREETING = \"hello\" }\n    port    = ", 1)
+	if cfg == c.hcl() {
+		t.Fatal("could not add env to the configuration")
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             checkGone(t, c, &addrs),
+		Steps: []resource.TestStep{
+			{Config: c.hcl(), Check: checkServing(t, c, 2, "v1", &ids)},
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					planValue("action", knownvalue.StringExact("roll")),
+					planValue("replaced", knownvalue.Int64Exact(2)),
+					planValue("summary", knownvalue.StringRegexp(regexp.MustCompile(`from image=v1 machine_type=small \(previous local command/env\) to image=v1 machine_type=small in 2 wave`))),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkReplaced(t, c, &ids),
+					checkServing(t, c, 2, "v1", nil),
+					recordAddresses(&addrs),
+				),
+			},
+		},
+	})
+}
