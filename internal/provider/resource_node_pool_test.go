@@ -2,14 +2,17 @@ package provider
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -1105,6 +1108,90 @@ func TestAccNodePool_commandChangeRolls(t *testing.T) {
 					checkReplaced(t, c, &ids),
 					checkServing(t, c, 2, "v1", nil),
 					recordAddresses(&addrs),
+				),
+			},
+		},
+	})
+}
+
+// TestAccNodePool_drains: every old node is drained before it is removed,
+// by a command and then by a webhook.
+func TestAccNodePool_drains(t *testing.T) {
+	c := newPoolConf(t, "drains", 39219)
+	c.size = 2
+	drained := t.TempDir()
+	var ids, addrs []string
+
+	var mu sync.Mutex
+	var hooked []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Node struct {
+				ID string `json:"id"`
+			} `json:"node"`
+		}
+		if r.Header.Get("Authorization") != "Bearer t0ken" || json.NewDecoder(r.Body).Decode(&body) != nil {
+			http.Error(w, "bad request", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		hooked = append(hooked, body.Node.ID)
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+
+	byCommand := c
+	byCommand.image = "v2"
+	byCommand.extra = fmt.Sprintf(`drain {
+    timeout = "5s"
+    command = ["touch", "%s/{{node_id}}"]
+  }`, drained)
+	byWebhook := byCommand
+	byWebhook.machineType = "large"
+	byWebhook.extra = fmt.Sprintf(`drain {
+    timeout = "5s"
+    webhook {
+      url     = "%s/drain"
+      headers = { Authorization = "Bearer t0ken" }
+    }
+  }`, srv.URL)
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             checkGone(t, c, &addrs),
+		Steps: []resource.TestStep{
+			{Config: c.hcl(), Check: checkServing(t, c, 2, "v1", &ids)},
+			{
+				Config: byCommand.hcl(),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkServing(t, c, 2, "v2", nil),
+					resource.TestCheckResourceAttrSet(res, "last_rollout.drain_seconds"),
+					func(*terraform.State) error {
+						for _, id := range ids {
+							if _, err := os.Stat(filepath.Join(drained, id)); err != nil {
+								return fmt.Errorf("old node %s was removed without its drain command: %v", id, err)
+							}
+						}
+						return nil
+					},
+					checkServing(t, c, 2, "v2", &ids),
+				),
+			},
+			{
+				Config: byWebhook.hcl(),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkServing(t, c, 2, "v2", nil),
+					recordAddresses(&addrs),
+					func(*terraform.State) error {
+						mu.Lock()
+						defer mu.Unlock()
+						for _, id := range ids {
+							if !slices.Contains(hooked, id) {
+								return fmt.Errorf("old node %s was removed without its drain webhook (webhook saw %v)", id, hooked)
+							}
+						}
+						return nil
+					},
 				),
 			},
 		},
