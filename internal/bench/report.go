@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/noderoll/terraform-provider-noderoll/internal/sim"
+	"github.com/noderoll/terraform-provider-noderoll/rollout"
 )
 
 // analysis is the hand-written reading of the figures: causes of missed
@@ -26,6 +27,8 @@ type ReportInfo struct {
 
 func (r Run) calls() int { return r.Describe + r.Mutate }
 
+func (r Run) ok() bool { return r.Outcome == string(rollout.OutcomeConverged) }
+
 func perNode(r Run, n int) float64 { return float64(r.calls()) / float64(max(1, n)) }
 
 // Line is the scenario's machine-readable summary line.
@@ -34,7 +37,7 @@ func Line(r Result) string {
 	s := fmt.Sprintf("bench scenario=%s nodes=%d ratio_lower_bound=%.3f ratio_lockstep=%.3f api_calls_per_node=%.2f min_healthy_ok=%t peak_mib=%d",
 		r.Scenario.Name, r.Scenario.Nodes, e.Seconds/e.LowerBound, e.Seconds/e.Lockstep, perNode(e, r.Scenario.Nodes),
 		e.MinCapacity >= r.MinAllowed, (e.PeakHeap+(1<<20)-1)>>20)
-	if r.Naive != nil {
+	if r.Naive != nil && r.Naive.ok() {
 		s += fmt.Sprintf(" ratio_naive=%.3f", e.Seconds/r.Naive.Seconds)
 	}
 	return s
@@ -68,7 +71,10 @@ func Render(rs []Result, pb *ProberBench, info ReportInfo) string {
 	for _, r := range rs {
 		e, n := r.Engine, r.Scenario.Nodes
 		naive, ratioNaive, naiveCalls := "—", "—", "—"
-		if r.Naive != nil {
+		if r.Naive != nil && !r.Naive.ok() {
+			naive = "gave up after " + fmtDuration(r.Naive.Seconds) + " (see Analysis)"
+			naiveCalls = fmt.Sprintf("%.2f so far", perNode(*r.Naive, n))
+		} else if r.Naive != nil {
 			naive = fmtDuration(r.Naive.Seconds)
 			ratioNaive = fmt.Sprintf("%.3f", e.Seconds/r.Naive.Seconds)
 			naiveCalls = fmt.Sprintf("%.2f (%.2f+%.2f)", perNode(*r.Naive, n), float64(r.Naive.Describe)/float64(n), float64(r.Naive.Mutate)/float64(n))
@@ -214,7 +220,11 @@ const method = "- **Virtual time.** Each scenario runs inside a `testing/synctes
 func plotResult(r Result) string {
 	panels := []plotPanel{{Title: fmt.Sprintf("noderoll: %s", fmtDuration(r.Engine.Seconds)), Points: r.Engine.Points, Waves: r.Engine.Waves, End: r.Engine.Seconds}}
 	if r.Naive != nil {
-		panels = append(panels, plotPanel{Title: fmt.Sprintf("naive lockstep script: %s", fmtDuration(r.Naive.Seconds)), Points: r.Naive.Points, Waves: r.Naive.Waves, End: r.Naive.Seconds})
+		title := fmt.Sprintf("naive lockstep script: %s", fmtDuration(r.Naive.Seconds))
+		if !r.Naive.ok() {
+			title = fmt.Sprintf("naive lockstep script: gave up after %s: %s", fmtDuration(r.Naive.Seconds), r.Naive.Error)
+		}
+		panels = append(panels, plotPanel{Title: title, Points: r.Naive.Points, Waves: r.Naive.Waves, End: r.Naive.Seconds})
 	}
 	title := fmt.Sprintf("%s: %d nodes, surge %s, unavailable %s, faults %s", r.Scenario.Name, r.Scenario.Nodes, r.Scenario.Surge, r.Scenario.Unavailable, faultsName(r.Scenario.Faults))
 	return PlotSVG(title, panels, r.MinAllowed, r.MaxAllowed)

@@ -113,7 +113,7 @@ func panel(b *strings.Builder, p plotPanel, top int, end, ymin, ymax float64, mi
 	}{{func(p Point) int { return p.Nodes }, "#f28e2b"}, {func(p Point) int { return p.Capacity }, "#59a14f"}} {
 		fmt.Fprintf(b, `<path fill="none" stroke="%s" stroke-width="1.6" d="%s"/>`+"\n", s.color, stepPath(p.Points, s.get, sx, sy, p.End))
 	}
-	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#333" stroke-width="1.2"/><text x="%.1f" y="%.1f" text-anchor="end" font-size="11" fill="#333">done</text>`+"\n",
+	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#333" stroke-width="1.2"/><text x="%.1f" y="%.1f" text-anchor="end" font-size="11" fill="#333">end</text>`+"\n",
 		sx(p.End), y0, sx(p.End), y1, sx(p.End)-3, y1-4)
 }
 
