@@ -24,6 +24,11 @@ type Options struct {
 	ProbeConcurrency int
 	// Retry decides retries of failed cloud calls; nil means DefaultRetry.
 	Retry RetryPolicy
+	// SettledProbeEvery probes nodes that already serve and count (old nodes,
+	// new nodes past min_ready) only every k-th tick, spread across ticks;
+	// nodes still earning their place are probed every tick. 0 means 3;
+	// 1 probes every node every tick.
+	SettledProbeEvery int
 }
 
 // Executor reconciles a pool towards a spec through a Driver. It keeps no
@@ -47,6 +52,9 @@ func New(o Options) (*Executor, error) {
 	}
 	if o.ProbeConcurrency <= 0 {
 		o.ProbeConcurrency = 32
+	}
+	if o.SettledProbeEvery <= 0 {
+		o.SettledProbeEvery = 3
 	}
 	e := &Executor{o: o, retry: o.Retry}
 	if e.retry == nil {
@@ -156,6 +164,9 @@ func (e *Executor) Apply(ctx context.Context, spec Spec) (Report, error) {
 	e.emit(Event{Type: EventStarted, Template: t.ID, Message: startMessage(pool, t, spec.Size, rolling)})
 
 	r := newRun(e, &rep, spec.Size, pool, t.ID)
+	// A pool that is all on the target with nothing to roll back to is being
+	// repaired or scaled: a node that dies is replaced, not a failed rollout.
+	r.repair = origin == "" && !rolling && len(pool.Nodes) > 0
 	err = r.converge(ctx, t, origin, false, rolling)
 	switch {
 	case err == nil:

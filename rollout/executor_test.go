@@ -399,3 +399,26 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		t.Fatalf("zero budgets: %v", err)
 	}
 }
+
+// TestApplyRepairsDeadNode: a node that dies in a converged pool is replaced
+// by the next Apply, not treated as a failed rollout with nothing to roll
+// back to.
+func TestApplyRepairsDeadNode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, fastStrategy(), 3)
+		if _, err := h.apply(t.Context(), "v1", nil); err != nil {
+			t.Fatal(err)
+		}
+		h.d.mu.Lock()
+		h.d.nodes["n002"].State, h.d.nodes["n002"].Detail = rollout.NodeFailed, "killed by signal KILL"
+		h.d.mu.Unlock()
+		rep, err := h.apply(t.Context(), "v1", nil)
+		if err != nil {
+			t.Fatalf("repair: %v", err)
+		}
+		h.assertConverged("v1")
+		if _, ok := h.d.nodes["n002"]; ok || rep.Added != 1 || rep.Removed != 1 {
+			t.Fatalf("dead node not replaced: %+v", rep)
+		}
+	})
+}

@@ -65,9 +65,10 @@ type Observation struct {
 	Origin string // recorded with UseTemplate while the rollout runs
 	Size   int
 	Budget Budget
-	// Restore is set while rolling back: a failed target node is replaced
+	// ReplaceFailed is set while rolling back, or when repairing a pool with
+	// no rollout in progress: a failed target node is removed and replaced
 	// rather than failing the run.
-	Restore bool
+	ReplaceFailed bool
 	// MaxNew caps target nodes (canary, waves with pauses); >= Size means no cap.
 	MaxNew int
 	// Hold stops adding nodes and removing available ones (a pause or soak).
@@ -103,6 +104,8 @@ func Decide(o Observation) []Intent {
 		visible               int
 		failedTarget          []NodeView
 	)
+	newNodes = make([]NodeView, 0, min(len(o.Nodes), size+b.Surge))
+	oldNodes = make([]NodeView, 0, len(o.Nodes))
 	for _, n := range o.Nodes {
 		switch {
 		case n.State == NodeTerminating:
@@ -116,7 +119,7 @@ func Decide(o Observation) []Intent {
 			removeReasons = append(removeReasons, "drained")
 		case n.Draining:
 			draining++
-		case n.Failed && n.Template == o.Target.ID && !o.Restore:
+		case n.Failed && n.Template == o.Target.ID && !o.ReplaceFailed:
 			failedTarget = append(failedTarget, n)
 		case n.Failed:
 			removeNow = append(removeNow, n.ID)

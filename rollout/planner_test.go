@@ -105,7 +105,7 @@ func TestDecide(t *testing.T) {
 		}(), "wait"},
 		{"restore replaces failed target nodes", func() rollout.Observation {
 			o := obs(2, s1u0, "old:u", "new:a", "new:f")
-			o.Restore = true
+			o.ReplaceFailed = true
 			return o
 		}(), "remove(new2)"},
 	}

@@ -167,17 +167,17 @@ func simulatePreview(res *PreviewResult, current Pool, live []Node, targetID str
 					pool.Size++
 				}
 			case IntentDrain:
-				for _, id := range in.Nodes {
-					for i := range nodes {
-						if nodes[i].ID == id {
-							nodes[i].drainAt = now.Add(t.Drain)
-						}
+				drain := set(in.Nodes)
+				for i := range nodes {
+					if drain[nodes[i].ID] {
+						nodes[i].drainAt = now.Add(t.Drain)
 					}
 				}
 			case IntentRemove:
+				gone := set(in.Nodes)
 				keep := nodes[:0]
 				for _, n := range nodes {
-					if !contains(in.Nodes, n.ID) {
+					if !gone[n.ID] {
 						keep = append(keep, n)
 					}
 				}
@@ -232,20 +232,19 @@ func simulatePreview(res *PreviewResult, current Pool, live []Node, targetID str
 func changed(intents []Intent) bool {
 	for _, in := range intents {
 		switch in.Kind {
-		case IntentUseTemplate, IntentResize, IntentRemove:
+		case IntentUseTemplate, IntentResize, IntentRemove, IntentDrain:
 			return true
 		}
 	}
 	return false
 }
 
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
+func set(ids []string) map[string]bool {
+	m := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
 	}
-	return false
+	return m
 }
 
 // String is the preview as a change review reads it.
@@ -254,6 +253,9 @@ func (p PreviewResult) String() string {
 	switch p.Action {
 	case "none":
 		fmt.Fprintf(&b, "no rollout: %d node(s) already on %s", p.Current, p.To)
+		for _, r := range p.Reasons[min(1, len(p.Reasons)):] {
+			fmt.Fprintf(&b, "\nwhy: %s", r)
+		}
 		return b.String()
 	case "create":
 		fmt.Fprintf(&b, "create %d node(s) on %s", p.Size, p.To)

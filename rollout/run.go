@@ -47,6 +47,7 @@ type run struct {
 	last     map[string]Node // the latest observation, for events about drained nodes
 
 	restore       bool
+	repair        bool // no rollout in progress: failed nodes are replaced
 	target        string
 	lastProbe     time.Time
 	lastProgress  time.Time
@@ -55,6 +56,7 @@ type run struct {
 	wavesFinished int
 	restoreFailed int
 	lowestSet     bool
+	rounds        int
 	oldLeft       int
 }
 
@@ -154,13 +156,13 @@ func (r *run) converge(ctx context.Context, target Template, origin string, rest
 			return err
 		}
 		r.waves(target.ID, now)
-		if limit := r.size + r.budget.Surge + 1; r.restore && r.restoreFailed > limit {
+		if limit := r.size + r.budget.Surge + 1; (r.restore || r.repair) && r.restoreFailed > limit {
 			return &failure{reason: fmt.Sprintf("%d replacement node(s) failed while restoring the pool", r.restoreFailed)}
 		}
 		if s.ProgressDeadline > 0 && now.Sub(r.lastProgress) > s.ProgressDeadline && !hold {
 			return &failure{reason: fmt.Sprintf("no progress for %s (progress_deadline)", s.ProgressDeadline)}
 		}
-		if err := r.wait(ctx, s.ProbeInterval); err != nil {
+		if err := r.wait(ctx, r.nextWake()); err != nil {
 			return err
 		}
 	}
@@ -195,11 +197,24 @@ func (r *run) probe(ctx context.Context, nodes []Node, now time.Time) {
 		id  string
 		err error
 	}
+	r.rounds++
+	every := r.e.o.SettledProbeEvery
 	var targets []Node
 	for _, n := range nodes {
-		if n.State == NodeRunning && r.health[n.ID] != nil && r.drains[n.ID] == nil {
-			targets = append(targets, n)
+		h := r.health[n.ID]
+		if n.State != NodeRunning || h == nil || r.drains[n.ID] != nil {
+			continue
 		}
+		// Settled nodes (serving, already counted) are probed every k-th
+		// round: at 10,000 nodes, probing all each tick is the prober's
+		// whole capacity. A settled node that crashes still shows in the
+		// next Describe; one whose endpoint starts failing is noticed up to
+		// k intervals later.
+		settled := h.streak > 0 && !h.healthySince.IsZero() && (h.preexisting || h.announced)
+		if settled && every > 1 && (r.rounds+len(n.ID))%every != 0 {
+			continue
+		}
+		targets = append(targets, n)
 	}
 	results := make([]result, len(targets))
 	sem := make(chan struct{}, r.e.o.ProbeConcurrency)
@@ -288,7 +303,7 @@ func (r *run) observe(pool Pool, target Template, origin string, now time.Time) 
 		}
 		views = append(views, v)
 	}
-	return Observation{Now: now, Pool: pool, Nodes: views, Target: target, Origin: origin, Size: r.size, Budget: r.budget, Restore: r.restore, MaxNew: r.size}
+	return Observation{Now: now, Pool: pool, Nodes: views, Target: target, Origin: origin, Size: r.size, Budget: r.budget, ReplaceFailed: r.restore || r.repair, MaxNew: r.size}
 }
 
 // measure records the lowest capacity seen, once the pool had been healthy.
@@ -364,7 +379,7 @@ func (r *run) remove(ctx context.Context, in Intent) error {
 		r.rep.Removed++
 		if h := r.health[id]; h != nil && h.failed != "" {
 			msg = "failed: " + h.failed
-			if r.restore && n.Template == r.target {
+			if (r.restore || r.repair) && n.Template == r.target {
 				r.restoreFailed++
 			}
 		} else if !r.restore && n.Template != "" && n.Template != r.target {
@@ -412,6 +427,14 @@ func (r *run) wait(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	for {
+		// A tick that came due during a remove call goes first: select picks
+		// at random among ready cases, and a seeded simulation must replay
+		// the same way. Queued drain results are taken by the next wait.
+		select {
+		case <-t.C:
+			return nil
+		default:
+		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -443,6 +466,23 @@ func (r *run) wait(ctx context.Context, d time.Duration) error {
 			return nil
 		}
 	}
+}
+
+// nextWake keeps the probe cadence fixed (the next probe is due one
+// interval after the last, however long this iteration's calls took) and
+// wakes early when a node's min_ready ends, so it counts at once.
+func (r *run) nextWake() time.Duration {
+	s := r.e.o.Strategy
+	d := s.ProbeInterval - time.Since(r.lastProbe)
+	for _, h := range r.health {
+		if h.preexisting || h.announced || h.healthySince.IsZero() {
+			continue
+		}
+		if until := time.Until(h.healthySince.Add(s.MinReady)); until < d {
+			d = until
+		}
+	}
+	return max(d, time.Millisecond)
 }
 
 // forget marks nodes this run removed as terminating, whatever a stale
