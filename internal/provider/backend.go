@@ -36,6 +36,8 @@ type backend struct {
 	// bootEstimate is how long a node takes to start serving before the
 	// first one was measured; 0 leaves the engine's default estimate.
 	bootEstimate time.Duration
+	// group and region are where an aws_asg pool lives ("" for local).
+	group, region string
 }
 
 // localBootEstimate: a local node is a process that listens within a second.
@@ -48,16 +50,19 @@ var observeOnlyCommand = []string{"false"}
 
 // backend builds the local backend for m. forRun demands everything a run
 // needs; otherwise a driver that can observe the pool is enough.
-func (r *nodePoolResource) backend(m *nodePoolModel, forRun bool) (*backend, diag.Diagnostics) {
+func (r *nodePoolResource) backend(ctx context.Context, m *nodePoolModel, forRun bool) (*backend, diag.Diagnostics) {
 	var diags diag.Diagnostics
 	if r.data == nil {
 		diags.AddError("Provider Not Configured", "The noderoll provider was not configured before the node pool was used. This is a bug in the provider: please report it.")
 		return nil, diags
 	}
+	if m.AWSASG != nil {
+		return r.awsBackend(ctx, m, forRun)
+	}
 	if m.Local == nil {
-		// Plans reject cloud blocks; a state from a later build could hold one.
+		// Plans reject gce_mig and azure_vmss; a state from a later build could hold one.
 		diags.AddError("Backend Not Supported Yet",
-			fmt.Sprintf("Pool %q has no local block, and the other backends are not supported yet by this provider build. Use a local block.", m.Name.ValueString()))
+			fmt.Sprintf("Pool %q has neither a local nor an aws_asg block, and the other backends are not supported yet by this provider build.", m.Name.ValueString()))
 		return nil, diags
 	}
 	l := m.Local
@@ -124,7 +129,21 @@ func (b *backend) executor(ctx context.Context, s rollout.Strategy) (*rollout.Ex
 // proberConfig is what the backend supplies to a health check that leaves
 // things out.
 type proberConfig struct {
-	port int64
+	port int64 // 0: the backend has no port of its own
+	// cloud: the backend reports the cloud's health verdict (Node.CloudHealth),
+	// which every probe then checks first.
+	cloud bool
+}
+
+// missingPortError says a probe has no port: the backend has none to offer.
+type missingPortError struct{ path path.Path }
+
+func (e missingPortError) Error() string {
+	what := e.path.String()
+	if what == "health_check" {
+		what = "A health_check block with an http or tcp block naming a port"
+	}
+	return what + " is required for an aws_asg pool: the port your instances serve on (or set health_check.cloud = true to rely on the group's health status alone)"
 }
 
 func proberDefaults(port int64) proberConfig { return proberConfig{port: port} }
@@ -133,6 +152,19 @@ func proberDefaults(port int64) proberConfig { return proberConfig{port: port} }
 // to the backend's port. The returned error holds the probers' own
 // FieldErrors, which proberDiagnostics maps to attribute paths.
 func (m *nodePoolModel) prober(c proberConfig) (rollout.Prober, error) {
+	p, err := m.probe(c)
+	if err != nil || !c.cloud {
+		return p, err
+	}
+	if p == nil {
+		return m.cloudProber(), nil
+	}
+	return health.Multi{m.cloudProber(), p}, nil // the cheap check first
+}
+
+// probe builds the network probe; nil (and no error) when a cloud backend's
+// pool relies on the cloud's verdict alone.
+func (m *nodePoolModel) probe(c proberConfig) (rollout.Prober, error) {
 	timeout := m.probeTimeout()
 	s := m.strategy()
 	if s.ProbeInterval > 0 && timeout > s.ProbeInterval {
@@ -144,6 +176,8 @@ func (m *nodePoolModel) prober(c proberConfig) (rollout.Prober, error) {
 		x := h.HTTP
 		if !x.Port.IsNull() && !x.Port.IsUnknown() {
 			o.Port = int(x.Port.ValueInt64())
+		} else if c.port == 0 {
+			return nil, missingPortError{path.Root("health_check").AtName("http").AtName("port")}
 		}
 		if !x.Path.IsNull() && !x.Path.IsUnknown() {
 			o.Path = x.Path.ValueString()
@@ -170,6 +204,16 @@ func (m *nodePoolModel) prober(c proberConfig) (rollout.Prober, error) {
 	if h != nil && h.TCP != nil && !h.TCP.Port.IsNull() && !h.TCP.Port.IsUnknown() {
 		port = h.TCP.Port.ValueInt64()
 	}
+	if port == 0 {
+		if h != nil && h.TCP == nil && h.Cloud.ValueBool() {
+			return nil, nil
+		}
+		p := path.Root("health_check").AtName("tcp").AtName("port")
+		if h == nil || h.TCP == nil {
+			p = path.Root("health_check")
+		}
+		return nil, missingPortError{p}
+	}
 	return health.NewTCP(health.TCPOptions{Port: int(port), Timeout: timeout})
 }
 
@@ -180,6 +224,11 @@ func proberDiagnostics(_ rollout.Prober, err error) diag.Diagnostics {
 		return diags
 	}
 	for _, e := range unjoin(err) {
+		var mp missingPortError
+		if errors.As(e, &mp) {
+			diags.AddAttributeError(mp.path, "Missing Health Check Port", e.Error()+".")
+			continue
+		}
 		var fe *rollout.FieldError
 		if errors.As(e, &fe) {
 			p := path.Root("health_check").AtName("http").AtName(fe.Field)
@@ -291,9 +340,9 @@ func placeholders() validator.String {
 	}}
 }
 
-// importLocal adopts an existing local pool. The command, env and the
-// other blocks come from the configuration at the next apply: the backend
-// has no public way to read them back.
+// importLocal adopts an existing local pool, with the command, env and port
+// its state directory records. The rollout, health_check and drain blocks
+// come from the configuration at the next apply.
 func (r *nodePoolResource) importLocal(ctx context.Context, dir, name string, port int, resp *resource.ImportStateResponse) diag.Diagnostics {
 	var diags diag.Diagnostics
 	if r.data == nil {
@@ -323,14 +372,35 @@ func (r *nodePoolResource) importLocal(ctx context.Context, dir, name string, po
 			fmt.Sprintf("There is no local pool %q in %s. Import by <state_dir>/<name>, or by <name> for a pool in the provider's local.state_dir.", name, abs))
 		return diags
 	}
+	// The pool's state directory records its command, env and port: read
+	// them back so the import round-trips and the next plan rolls nothing
+	// unless the configuration differs.
+	info, err := local.Inspect(ctx, abs, name)
+	if err != nil {
+		diags.AddError("Could Not Import Node Pool", fmt.Sprintf("Reading pool %q in %s: %v", name, abs, err))
+		return diags
+	}
 	l := localModel{
 		Command:  types.ListNull(types.StringType),
 		Port:     types.Int64Null(),
 		Env:      types.MapNull(types.StringType),
 		StateDir: stateDir,
 	}
-	if port != 0 {
+	if len(info.Command) > 0 {
+		v, d := types.ListValueFrom(ctx, types.StringType, info.Command)
+		diags.Append(d...)
+		l.Command = v
+	}
+	if len(info.Env) > 0 {
+		v, d := types.MapValueFrom(ctx, types.StringType, info.Env)
+		diags.Append(d...)
+		l.Env = v
+	}
+	switch {
+	case port != 0:
 		l.Port = types.Int64Value(int64(port))
+	case info.Port != 0:
+		l.Port = types.Int64Value(int64(info.Port))
 	}
 	diags.Append(resp.State.SetAttribute(ctx, path.Root("id"), name)...)
 	diags.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)

@@ -54,8 +54,16 @@ type localModel struct {
 }
 
 type awsASGModel struct {
-	GroupName        types.String `tfsdk:"group_name"`
-	LaunchTemplateID types.String `tfsdk:"launch_template_id"`
+	Region                 types.String `tfsdk:"region"`
+	GroupName              types.String `tfsdk:"group_name"`
+	LaunchTemplateID       types.String `tfsdk:"launch_template_id"`
+	LaunchTemplateName     types.String `tfsdk:"launch_template_name"`
+	SubnetIDs              types.List   `tfsdk:"subnet_ids"`
+	TargetGroupARNs        types.List   `tfsdk:"target_group_arns"`
+	UseELBHealth           types.Bool   `tfsdk:"use_elb_health"`
+	HealthCheckGracePeriod types.String `tfsdk:"health_check_grace_period"`
+	MinSize                types.Int64  `tfsdk:"min_size"`
+	MaxSize                types.Int64  `tfsdk:"max_size"`
 }
 
 type gceMIGModel struct {
@@ -86,6 +94,7 @@ type healthCheckModel struct {
 	Interval         types.String    `tfsdk:"interval"`
 	Timeout          types.String    `tfsdk:"timeout"`
 	HealthyThreshold types.Int64     `tfsdk:"healthy_threshold"`
+	Cloud            types.Bool      `tfsdk:"cloud"`
 }
 
 type httpCheckModel struct {

@@ -9,12 +9,15 @@ import (
 	"path/filepath"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/noderoll/terraform-provider-noderoll/providers/asg"
 )
 
 var _ provider.Provider = (*noderollProvider)(nil)
@@ -29,9 +32,9 @@ type noderollProvider struct {
 	version string
 }
 
-// providerModel is the provider block. Only local is used by this build; the
-// cloud blocks are accepted so configurations can be written for the backends
-// that later builds add.
+// providerModel is the provider block. local and aws_asg are used by this
+// build; gce_mig and azure_vmss are accepted so configurations can be written
+// for the backends that later builds add.
 type providerModel struct {
 	AWSASG    *providerAWSASGModel    `tfsdk:"aws_asg"`
 	GCEMIG    *providerGCEMIGModel    `tfsdk:"gce_mig"`
@@ -73,6 +76,10 @@ type providerData struct {
 	// LocalStateDir is where local pools keep their state unless a resource
 	// overrides it. Absolute, so it does not move with the working directory.
 	LocalStateDir string
+	// AWS holds the connection settings of the provider's aws_asg block
+	// (region, profile, role, endpoints). Credentials are never part of it:
+	// the SDK's default chain supplies them on every use.
+	AWS asg.Options
 }
 
 // defaultLocalStateDir is used when neither the provider nor the resource
@@ -89,24 +96,38 @@ func (p *noderollProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "noderoll rolls node pools to a new OS image or machine type with surge-and-drain " +
 			"replacement, health gating and automatic rollback. Each block configures one backend; all are optional. " +
-			"This build runs pools on the `local` backend (nodes are processes on this machine); the cloud blocks " +
-			"are accepted so configurations can already name their settings.",
+			"This build runs pools on the `local` backend (nodes are processes on this machine) and on EC2 Auto Scaling " +
+			"(`aws_asg`); the `gce_mig` and `azure_vmss` blocks are accepted so configurations can already name their settings.",
 		Blocks: map[string]schema.Block{
 			"aws_asg": schema.SingleNestedBlock{
-				MarkdownDescription: "Settings for pools in EC2 Auto Scaling groups. Not supported yet by this provider build.",
+				MarkdownDescription: "Settings for pools in EC2 Auto Scaling groups and for `noderoll_image` lookups on AWS. " +
+					"Credentials come from the AWS SDK's default chain (environment variables, shared configuration and " +
+					"`profile`, SSO, web identity, container and instance roles), never from configuration, and are never stored in state.",
 				Attributes: map[string]schema.Attribute{
-					"region":  schema.StringAttribute{Optional: true, MarkdownDescription: "AWS region, such as `eu-west-1`."},
-					"profile": schema.StringAttribute{Optional: true, MarkdownDescription: "Named profile from the shared AWS configuration files."},
+					"region": schema.StringAttribute{
+						Optional:            true,
+						Validators:          []validator.String{regexCheck(awsRegionRE, awsRegionWant)},
+						MarkdownDescription: "AWS Region, such as `eu-west-1`. Default: the SDK's default chain (`AWS_REGION`, the profile's region). A pool's `aws_asg.region` overrides it.",
+					},
+					"profile": schema.StringAttribute{
+						Optional:            true,
+						Validators:          []validator.String{nonBlank()},
+						MarkdownDescription: "Named profile from the shared AWS configuration files. Default: the SDK's default chain (`AWS_PROFILE`).",
+					},
 				},
 				Blocks: map[string]schema.Block{
 					"assume_role": schema.SingleNestedBlock{
-						MarkdownDescription: "Role to assume before calling AWS.",
+						MarkdownDescription: "Role to assume (through STS, session name `noderoll`) with the default chain's credentials before calling AWS.",
 						Attributes: map[string]schema.Attribute{
-							"role_arn": schema.StringAttribute{Optional: true, MarkdownDescription: "ARN of the role to assume."},
+							"role_arn": schema.StringAttribute{
+								Optional:            true,
+								Validators:          []validator.String{regexCheck(roleARNRE, roleARNWant)},
+								MarkdownDescription: "ARN of the role to assume. Required in an `assume_role` block.",
+							},
 						},
 					},
 					"endpoints": schema.SingleNestedBlock{
-						MarkdownDescription: "Custom service endpoints, for testing against fakes or private endpoints.",
+						MarkdownDescription: "Custom service endpoints (VPC or FIPS endpoints, or a fake for testing). Unset services use the SDK's endpoint for the Region.",
 						Attributes: map[string]schema.Attribute{
 							"ec2":         schema.StringAttribute{Optional: true, Validators: url, MarkdownDescription: "EC2 API endpoint URL."},
 							"autoscaling": schema.StringAttribute{Optional: true, Validators: url, MarkdownDescription: "Auto Scaling API endpoint URL."},
@@ -166,6 +187,14 @@ func (p *noderollProvider) Configure(ctx context.Context, req provider.Configure
 		return
 	}
 	data := &providerData{LocalStateDir: abs}
+	if a := cfg.AWSASG; a != nil {
+		o, d := a.options()
+		resp.Diagnostics.Append(d...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		data.AWS = o
+	}
 	resp.ResourceData = data
 	resp.DataSourceData = data
 }
@@ -175,7 +204,39 @@ func (p *noderollProvider) Resources(context.Context) []func() resource.Resource
 }
 
 func (p *noderollProvider) DataSources(context.Context) []func() datasource.DataSource {
-	return nil
+	return []func() datasource.DataSource{NewImageDataSource}
+}
+
+// options converts the provider's aws_asg block to the connection fields of
+// asg.Options. Values must be known: the provider is configured once.
+func (a *providerAWSASGModel) options() (asg.Options, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	var o asg.Options
+	at := path.Root("aws_asg")
+	set := func(dst *string, v types.String, p path.Path) {
+		if v.IsUnknown() {
+			diags.AddAttributeError(p, "Unknown Provider Setting",
+				p.String()+" must be known when the provider is configured: use a literal or a variable, not an attribute of a resource that does not exist yet.")
+			return
+		}
+		*dst = v.ValueString()
+	}
+	set(&o.Region, a.Region, at.AtName("region"))
+	set(&o.Profile, a.Profile, at.AtName("profile"))
+	if r := a.AssumeRole; r != nil {
+		if r.RoleARN.IsNull() {
+			diags.AddAttributeError(at.AtName("assume_role").AtName("role_arn"), "Missing Required Attribute",
+				"aws_asg.assume_role.role_arn is required in an assume_role block: "+roleARNWant+".")
+		}
+		set(&o.AssumeRoleARN, r.RoleARN, at.AtName("assume_role").AtName("role_arn"))
+	}
+	if e := a.Endpoints; e != nil {
+		ep := at.AtName("endpoints")
+		set(&o.Endpoints.EC2, e.EC2, ep.AtName("ec2"))
+		set(&o.Endpoints.AutoScaling, e.AutoScaling, ep.AtName("autoscaling"))
+		set(&o.Endpoints.SSM, e.SSM, ep.AtName("ssm"))
+	}
+	return o, diags
 }
 
 // absDir resolves a directory the way Configure does.

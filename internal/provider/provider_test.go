@@ -62,6 +62,22 @@ func testMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
+	// The AWS tests talk to a fake in this process. The SDK's default chain
+	// finds these static credentials first; no shared configuration, profile
+	// or role of the machine's, and never the instance metadata service.
+	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+		"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
+		os.Unsetenv(k)
+	}
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID":           testAccessKey,
+		"AWS_SECRET_ACCESS_KEY":       testSecretKey,
+		"AWS_EC2_METADATA_DISABLED":   "true",
+		"AWS_CONFIG_FILE":             filepath.Join(dir, "no-aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "no-aws-credentials"),
+	} {
+		os.Setenv(k, v)
+	}
 	testAppPath = filepath.Join(dir, "app")
 	testProviderDir = filepath.Join(dir, "provider")
 	for _, b := range []struct{ out, pkg string }{

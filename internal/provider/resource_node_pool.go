@@ -24,6 +24,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/noderoll/terraform-provider-noderoll/providers/asg"
 	"github.com/noderoll/terraform-provider-noderoll/rollout"
 )
 
@@ -186,11 +187,86 @@ func (r *nodePoolResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 				},
 			},
 			"aws_asg": schema.SingleNestedBlock{
-				MarkdownDescription: "Run the pool in an EC2 Auto Scaling group. Not supported yet by this provider build: " +
-					"planning a pool with this block fails with an error.",
+				MarkdownDescription: "Run the pool in an EC2 Auto Scaling group. Each image or machine type becomes a numbered " +
+					"version of the base launch template (copied from its default version, with the AMI and instance type set); " +
+					"the group is pointed at that version, never at `$Latest` or `$Default`. Nodes are probed at their private " +
+					"IP addresses, so Terraform must run where it can reach them (in the VPC, or over a VPN). Settings marked " +
+					"*create-time* are given to the group when noderoll creates it: changing them later replaces the pool, except " +
+					"on an imported pool, where the first apply only records them. Exactly one backend block is required.",
 				Attributes: map[string]schema.Attribute{
-					"group_name":         schema.StringAttribute{Optional: true, MarkdownDescription: "The Auto Scaling group's name."},
-					"launch_template_id": schema.StringAttribute{Optional: true, MarkdownDescription: "The launch template new versions are made in."},
+					"region": schema.StringAttribute{
+						Optional: true,
+						Computed: true,
+						MarkdownDescription: "AWS Region of the group, overriding the provider's `aws_asg.region`. Changing it replaces the pool.",
+						Validators:    []validator.String{regexCheck(awsRegionRE, awsRegionWant)},
+						PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown(), replaceUnlessImportedString()},
+					},
+					"group_name": schema.StringAttribute{
+						Optional: true,
+						Computed: true,
+						MarkdownDescription: "The Auto Scaling group's name. Default `\"noderoll-<name>\"`. Changing it replaces the pool.",
+						Validators:    []validator.String{regexCheck(asgNameRE, asgNameWant)},
+						PlanModifiers: []planmodifier.String{stringplanmodifier.UseStateForUnknown(), stringplanmodifier.RequiresReplace()},
+					},
+					"launch_template_id": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "ID of the base launch template, such as `aws_launch_template.web.id`. Exactly one of " +
+							"`launch_template_id` and `launch_template_name` is required. noderoll adds versions to it and deletes " +
+							"only those when the pool is destroyed. *Create-time.*",
+						Validators:    []validator.String{regexCheck(launchTemplateRE, launchTemplateWant)},
+						PlanModifiers: []planmodifier.String{replaceUnlessImportedString()},
+					},
+					"launch_template_name": schema.StringAttribute{
+						Optional:      true,
+						MarkdownDescription: "Name of the base launch template, instead of `launch_template_id`. *Create-time.*",
+						Validators:    []validator.String{regexCheck(ltNameRE, ltNameWant)},
+						PlanModifiers: []planmodifier.String{replaceUnlessImportedString()},
+					},
+					"subnet_ids": schema.ListAttribute{
+						ElementType: types.StringType,
+						Optional:    true,
+						MarkdownDescription: "Subnets the group launches into, one per Availability Zone you want nodes in. " +
+							"Required to create a group; an imported group keeps its own. *Create-time.*",
+						Validators: []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues(),
+							listvalidator.ValueStringsAre(regexCheck(subnetIDRE, subnetIDWant))},
+						PlanModifiers: []planmodifier.List{replaceUnlessImportedList()},
+					},
+					"target_group_arns": schema.ListAttribute{
+						ElementType:         types.StringType,
+						Optional:            true,
+						MarkdownDescription: "Load balancer target groups the group registers its instances in. *Create-time.*",
+						Validators: []validator.List{listvalidator.UniqueValues(),
+							listvalidator.ValueStringsAre(regexCheck(targetGroupARNRE, targetGroupARNWant))},
+						PlanModifiers: []planmodifier.List{replaceUnlessImportedList()},
+					},
+					"use_elb_health": schema.BoolAttribute{
+						Optional: true,
+						MarkdownDescription: "Make the group judge instances by load balancer target health (health check type " +
+							"`ELB`) as well as EC2 status, so the cloud health signal `health_check.cloud` uses follows target " +
+							"health. Needs `target_group_arns`. Default `false`. *Create-time.*",
+						PlanModifiers: []planmodifier.Bool{replaceUnlessImportedBool()},
+					},
+					"health_check_grace_period": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "How long the group waits after an instance starts before judging its health, " +
+							"such as `\"60s\"` (whole seconds). Default `\"0s\"`. *Create-time.*",
+						Validators:    []validator.String{duration(false)},
+						PlanModifiers: []planmodifier.String{replaceUnlessImportedString()},
+					},
+					"min_size": schema.Int64Attribute{
+						Optional: true,
+						MarkdownDescription: "The group's MinSize, 0 to 1000. The group is created empty and grows health-gated; " +
+							"MinSize applies once the pool reaches it. Default `0`. *Create-time.*",
+						Validators:    []validator.Int64{int64validator.Between(0, 1000)},
+						PlanModifiers: []planmodifier.Int64{replaceUnlessImportedInt64()},
+					},
+					"max_size": schema.Int64Attribute{
+						Optional: true,
+						MarkdownDescription: "The group's MaxSize, 1 to 2000. noderoll raises it for a surge above it and " +
+							"restores it after. Default `" + fmt.Sprint(asg.DefaultMaxSize) + "`. *Create-time.*",
+						Validators:    []validator.Int64{int64validator.Between(1, 2000)},
+						PlanModifiers: []planmodifier.Int64{replaceUnlessImportedInt64()},
+					},
 				},
 			},
 			"gce_mig": schema.SingleNestedBlock{
@@ -266,7 +342,8 @@ func (r *nodePoolResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 			"health_check": schema.SingleNestedBlock{
 				MarkdownDescription: "How a node is judged healthy: `healthy_threshold` consecutive passing probes, then " +
 					"`rollout.min_ready` of staying healthy. Without an `http` or `tcp` block, a TCP connect to the " +
-					"backend's port is used.",
+					"backend's port is used (`local`); an `aws_asg` pool needs an `http` or `tcp` block with a `port`, " +
+					"or `cloud = true`. Probes go to the address the backend reports (on AWS, the private IP).",
 				Attributes: map[string]schema.Attribute{
 					"interval": schema.StringAttribute{
 						Optional:            true,
@@ -282,6 +359,13 @@ func (r *nodePoolResource) Schema(ctx context.Context, _ resource.SchemaRequest,
 						Optional:            true,
 						MarkdownDescription: "Consecutive passing probes that make a node healthy, 1 to 100. Default `2`.",
 						Validators:          []validator.Int64{int64validator.Between(1, 100)},
+					},
+					"cloud": schema.BoolAttribute{
+						Optional: true,
+						MarkdownDescription: "Require the cloud's own health verdict too (`aws_asg` only): a node passes only " +
+							"when its Auto Scaling group reports it `Healthy` (with `aws_asg.use_elb_health`, that follows load " +
+							"balancer target health). Without it, only a node the group reports `Unhealthy` fails. With `cloud = " +
+							"true` and no `http` or `tcp` block, the cloud's verdict is the only check. Default `false`.",
 					},
 				},
 				Blocks: map[string]schema.Block{
@@ -395,7 +479,7 @@ func (r *nodePoolResource) Create(ctx context.Context, req resource.CreateReques
 	}
 	timeout, diags := plan.Timeouts.Create(ctx, defaultCreateTimeout)
 	resp.Diagnostics.Append(diags...)
-	b, diags := r.backend(&plan, true)
+	b, diags := r.backend(ctx, &plan, true)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -419,6 +503,7 @@ func (r *nodePoolResource) Create(ctx context.Context, req resource.CreateReques
 	}
 
 	report, err := r.apply(ctx, b, plan.spec(), plan.Name.ValueString())
+	b.settle(&plan)
 	plan.ID = types.StringValue(plan.Name.ValueString())
 	plan.PreviousTemplate = types.StringNull()
 	state, found, diags := r.observe(ctx, b, plan, report, types.ObjectNull(lastRolloutAttrTypes), err)
@@ -437,7 +522,7 @@ func (r *nodePoolResource) Read(ctx context.Context, req resource.ReadRequest, r
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	b, diags := r.backend(&state, false)
+	b, diags := r.backend(ctx, &state, false)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -483,7 +568,7 @@ func (r *nodePoolResource) Update(ctx context.Context, req resource.UpdateReques
 	}
 	timeout, diags := plan.Timeouts.Update(ctx, defaultUpdateTimeout)
 	resp.Diagnostics.Append(diags...)
-	b, diags := r.backend(&plan, true)
+	b, diags := r.backend(ctx, &plan, true)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -492,6 +577,7 @@ func (r *nodePoolResource) Update(ctx context.Context, req resource.UpdateReques
 	defer cancel()
 
 	report, err := r.apply(ctx, b, plan.spec(), plan.Name.ValueString())
+	b.settle(&plan)
 	// previous_template moves only when a rollout succeeded; an unfinished
 	// one shows its origin (see observe).
 	plan.PreviousTemplate = prior.PreviousTemplate
@@ -522,7 +608,7 @@ func (r *nodePoolResource) Delete(ctx context.Context, req resource.DeleteReques
 	resp.Diagnostics.Append(diags...)
 	// Removing nodes starts none: an imported pool whose command was never
 	// applied can still be destroyed.
-	b, diags := r.backend(&state, false)
+	b, diags := r.backend(ctx, &state, false)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -542,10 +628,15 @@ func (r *nodePoolResource) Delete(ctx context.Context, req resource.DeleteReques
 	}
 }
 
-// ImportState adopts an existing pool by "<state_dir>/<name>" or "<name>"
-// (in the provider's state directory), with ":<port>" when its nodes do not
-// serve on the local backend's default port.
+// ImportState adopts an existing pool: an Auto Scaling group by
+// "aws_asg:[<region>/]<group_name>", or a local pool by "<state_dir>/<name>"
+// or "<name>" (in the provider's state directory), with ":<port>" when its
+// nodes do not serve on the local backend's default port.
 func (r *nodePoolResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	if strings.HasPrefix(strings.TrimSpace(req.ID), awsImportPrefix) {
+		resp.Diagnostics.Append(r.importAWS(ctx, req.ID, resp)...)
+		return
+	}
 	dir, name, port, err := parseImportID(req.ID)
 	if err != nil {
 		resp.Diagnostics.AddError("Invalid Import ID", err.Error())
@@ -604,12 +695,18 @@ func (r *nodePoolResource) ValidateConfig(ctx context.Context, req resource.Vali
 	for _, b := range []struct {
 		name string
 		set  bool
-	}{{"aws_asg", m.AWSASG != nil}, {"gce_mig", m.GCEMIG != nil}, {"azure_vmss", m.AzureVMSS != nil}} {
+	}{{"gce_mig", m.GCEMIG != nil}, {"azure_vmss", m.AzureVMSS != nil}} {
 		if b.set {
 			resp.Diagnostics.AddAttributeError(path.Root(b.name), "Backend Not Supported Yet",
 				fmt.Sprintf("The %s block is not supported yet by this provider build: no pool can be planned on it. "+
-					"Use a local block, or a provider build that supports %s.", b.name, b.name))
+					"Use a local or aws_asg block, or a provider build that supports %s.", b.name, b.name))
 		}
+	}
+	if m.AWSASG != nil {
+		resp.Diagnostics.Append(m.validateAWS()...)
+	} else if h := m.HealthCheck; h != nil && h.Cloud.ValueBool() {
+		resp.Diagnostics.AddAttributeError(path.Root("health_check").AtName("cloud"), "Invalid Attribute Value",
+			"health_check.cloud = true is invalid here: want it only in an aws_asg pool, whose group reports a health status; the local backend has none.")
 	}
 	if l := m.Local; l != nil {
 		if l.Command.IsNull() {
@@ -647,6 +744,9 @@ func (r *nodePoolResource) ValidateConfig(ctx context.Context, req resource.Vali
 	if m.Local != nil && !m.Local.Port.IsUnknown() {
 		resp.Diagnostics.Append(proberDiagnostics(m.prober(proberDefaults(m.Local.Port.ValueInt64())))...)
 	}
+	if m.AWSASG != nil && m.healthCheckKnown() {
+		resp.Diagnostics.Append(proberDiagnostics(m.prober(proberConfig{cloud: true}))...)
+	}
 	if m.Drain != nil && m.Drain.Webhook != nil && (m.Drain.Webhook.URL.IsUnknown() || m.Drain.Webhook.Headers.IsUnknown()) {
 		return
 	}
@@ -663,7 +763,7 @@ func (r *nodePoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	}
 	var plan nodePoolModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	if resp.Diagnostics.HasError() || !plan.RolloutPlan.IsUnknown() || !plan.known() || plan.Local == nil {
+	if resp.Diagnostics.HasError() || !plan.RolloutPlan.IsUnknown() || !plan.known() || (plan.Local == nil && plan.AWSASG == nil) {
 		// A plan that changes nothing keeps the preview it had; unknown
 		// values are previewed on the next plan, once they are known.
 		return
@@ -672,7 +772,7 @@ func (r *nodePoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	if !req.State.Raw.IsNull() {
 		resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
 	}
-	b, diags := r.backend(&plan, false)
+	b, diags := r.backend(ctx, &plan, false)
 	resp.Diagnostics.Append(diags...)
 	if resp.Diagnostics.HasError() {
 		return

@@ -458,7 +458,9 @@ func TestAccNodePool_lifecycle(t *testing.T) {
 				ImportStateVerify: true,
 				// Settings that live only in the configuration, and the
 				// record of the last apply, cannot be read back from a pool.
-				ImportStateVerifyIgnore: []string{"local.command", "rollout", "health_check", "timeouts", "rollout_plan", "last_rollout", "previous_template"},
+				// The local block (command, env, port) is read back from the
+				// pool's state directory.
+				ImportStateVerifyIgnore: []string{"rollout", "health_check", "timeouts", "rollout_plan", "last_rollout", "previous_template"},
 			},
 		},
 	})
@@ -685,7 +687,7 @@ func TestAccNodePool_invalidConfigs(t *testing.T) {
 		{"no backend", okAttrs, "", "Exactly one of these attributes must be configured: [local,aws_asg,gce_mig,azure_vmss]"},
 		{"two backends", okAttrs, okLocal + `
   gce_mig { zone = "us-central1-a" }`, "Exactly one of these attributes must be configured: [local,aws_asg,gce_mig,azure_vmss]"},
-		{"cloud backend", okAttrs, `aws_asg { group_name = "web" }`, "The aws_asg block is not supported yet by this provider build"},
+		{"unsupported backend", okAttrs, `gce_mig { zone = "us-central1-a" }`, "The gce_mig block is not supported yet by this provider build"},
 		{"local port zero", okAttrs, `local {
     command = ["app"]
     port    = 0
@@ -953,20 +955,25 @@ func TestAccNodePool_existingPoolIsNotAdopted(t *testing.T) {
 					if len(s) != 1 || s[0].Attributes["image"] != "v2" || s[0].Attributes["size"] != "1" || s[0].Attributes["nodes.0.healthy"] != "true" {
 						return fmt.Errorf("imported state: %v", s)
 					}
+					// The command the pool runs is read back, unexpanded.
+					if a := s[0].Attributes; a["local.command.#"] != "5" || a["local.command.4"] != "{{image}}" || a["local.command.0"] != testAppPath || a["local.command.2"] != "{{address}}:{{port}}" ||
+						a["local.port"] != strconv.Itoa(c.port) {
+						return fmt.Errorf("imported local block: %v", a)
+					}
 					addrs = append(addrs, s[0].Attributes["nodes.0.address"])
 					return nil
 				},
 			},
 			{
-				// The plan cannot know the imported pool's command, and says
-				// so. The test ends by destroying the pool from this state:
-				// destroy needs no command.
+				// The imported command lacks the configuration's --node-id:
+				// the plan knows it and previews a roll of the one node.
 				Config:             c.hcl(),
 				PlanOnly:           true,
 				ExpectNonEmptyPlan: true,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
-					planValue("action", knownvalue.StringExact("none")),
-					planValue("summary", knownvalue.StringRegexp(regexp.MustCompile(`the pool was imported and its command is not known yet`))),
+					planValue("action", knownvalue.StringExact("roll")),
+					planValue("replaced", knownvalue.Int64Exact(1)),
+					planValue("summary", knownvalue.StringRegexp(regexp.MustCompile(`\(previous local command/env\) to image=v2`))),
 				}},
 			},
 		},
@@ -1018,12 +1025,11 @@ func TestAccNodePool_updateTimeout(t *testing.T) {
 	})
 }
 
-// TestAccNodePool_deadNodeShowsNotConverged: a node killed outside
-// Terraform makes the pool not converged at the next refresh, so the plan
-// shows an update. (Whether that apply replaces the dead node is the
-// engine's call: today it treats a dead node on the target template as a
-// failed rollout.) Destroy still removes everything.
-func TestAccNodePool_deadNodeShowsNotConverged(t *testing.T) {
+// TestAccNodePool_deadNodeRepaired: a node killed outside Terraform makes
+// the pool not converged at the next refresh, so the plan shows an update;
+// the apply replaces the dead node and the pool converges with size serving
+// nodes, the surviving one kept.
+func TestAccNodePool_deadNodeRepaired(t *testing.T) {
 	c := newPoolConf(t, "repair", 39217)
 	c.size = 2
 	var ids, addrs []string
@@ -1046,6 +1052,42 @@ func TestAccNodePool_deadNodeShowsNotConverged(t *testing.T) {
 					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("image"), knownvalue.StringExact("v1")),
 				}},
+			},
+			{
+				// The apply repairs the pool: the dead node is replaced,
+				// the live one kept, and the state converges on v1.
+				Config: c.hcl(),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkServing(t, c, 2, "v1", nil),
+					func(*terraform.State) error {
+						p, err := observer(t, c.stateDir, c.name, c.port).Describe(context.Background())
+						if err != nil {
+							return err
+						}
+						if why := convergence(p); why != "" {
+							return fmt.Errorf("pool not converged after the repair: %s", why)
+						}
+						var have []string
+						for _, n := range p.Nodes {
+							have = append(have, n.ID)
+						}
+						if slices.Contains(have, ids[0]) || !slices.Contains(have, ids[1]) {
+							return fmt.Errorf("nodes after the repair %v: want the dead %s replaced and %s kept", have, ids[0], ids[1])
+						}
+						return nil
+					},
+					resource.TestCheckResourceAttr(res, "image", "v1"),
+					resource.TestCheckResourceAttr(res, "nodes.#", "2"),
+					resource.TestCheckResourceAttr(res, "nodes.0.healthy", "true"),
+					resource.TestCheckResourceAttr(res, "nodes.1.healthy", "true"),
+					resource.TestCheckResourceAttr(res, "last_rollout.outcome", "converged"),
+					recordAddresses(&addrs),
+				),
+			},
+			{
+				// Converged: nothing more to do.
+				Config:   c.hcl(),
+				PlanOnly: true,
 			},
 		},
 	})

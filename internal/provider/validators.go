@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 	"time"
 
@@ -130,3 +131,43 @@ func pemCertificates() validator.String {
 		return ""
 	}}
 }
+
+// regexCheck accepts values matching re; want says what is valid.
+func regexCheck(re *regexp.Regexp, want string) validator.String {
+	return stringCheck{desc: want, check: func(s string) string {
+		if !re.MatchString(s) {
+			return "want " + want
+		}
+		return ""
+	}}
+}
+
+// AWS identifier formats, checked at plan time so a typo fails before any
+// API call. They follow the formats AWS documents for each resource.
+var (
+	awsRegionRE      = regexp.MustCompile(`^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]{1,2}$`)
+	subnetIDRE       = regexp.MustCompile(`^subnet-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	launchTemplateRE = regexp.MustCompile(`^lt-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	ltNameRE         = regexp.MustCompile(`^[a-zA-Z0-9().\-/_]{3,128}$`)
+	targetGroupARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:targetgroup/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}$`)
+	roleARNRE        = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$`)
+	asgNameRE        = regexp.MustCompile(`^[^:\s][^:]{0,254}$`)
+	amiIDRE          = regexp.MustCompile(`^ami-([0-9a-f]{8}|[0-9a-f]{17})$`)
+	instanceTypeRE   = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9-]+$`)
+	imageOwnerRE     = regexp.MustCompile(`^([0-9]{12}|self|amazon|aws-marketplace|aws-backup-vault)$`)
+	ssmParameterRE   = regexp.MustCompile(`^[a-zA-Z0-9_.\-/]+$`)
+)
+
+const (
+	awsRegionWant      = `an AWS Region code such as "eu-west-1" or "us-gov-west-1"`
+	subnetIDWant       = `a subnet ID such as "subnet-0123456789abcdef0"`
+	launchTemplateWant = `a launch template ID such as "lt-0123456789abcdef0" (aws_launch_template.<name>.id)`
+	ltNameWant         = "a launch template name: 3 to 128 letters, digits and ( ) . - / _"
+	targetGroupARNWant = `a target group ARN such as "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/web/0123456789abcdef"`
+	roleARNWant        = `an IAM role ARN such as "arn:aws:iam::123456789012:role/noderoll"`
+	asgNameWant        = "an Auto Scaling group name: 1 to 255 characters, without colons, not starting with a space"
+	amiIDWant          = `an AMI ID such as "ami-0123456789abcdef0" (data.noderoll_image.<name>.id)`
+	instanceTypeWant   = `an EC2 instance type such as "t3.small"`
+	imageOwnerWant     = `an AWS account ID (12 digits) or "self", "amazon", "aws-marketplace" or "aws-backup-vault"`
+	ssmParameterWant   = `an SSM parameter name such as "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"`
+)

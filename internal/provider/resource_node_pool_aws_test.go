@@ -1,0 +1,467 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	fake "github.com/noderoll/terraform-provider-noderoll/internal/fakecloud/aws"
+	"github.com/noderoll/terraform-provider-noderoll/providers/asg"
+	"github.com/noderoll/terraform-provider-noderoll/rollout"
+)
+
+// AMIs the AWS tests roll between. amiBad's instances answer HTTP 500.
+const (
+	amiV1  = "ami-0000000000000a001"
+	amiV2  = "ami-0000000000000a002"
+	amiBad = "ami-0000000000000bad0"
+)
+
+// Static credentials for the fake; TestMain puts them in the environment,
+// where the SDK's default chain finds them, as it would a user's.
+const (
+	testAccessKey = "AKIDNODEROLLTEST"
+	testSecretKey = "noderoll-test-secret"
+)
+
+// awsEnv is a fake EC2/Auto Scaling/SSM in the test process with a base
+// launch template, as aws_launch_template would have made it.
+type awsEnv struct {
+	cloud *fake.Cloud
+	ec2   *ec2.Client
+	ltID  string
+	port  int // every instance's health port
+}
+
+func newAWSEnv(t *testing.T, port int, o fake.Options) *awsEnv {
+	t.Helper()
+	o.HealthPort = port
+	if o.ImageBehaviour == nil {
+		o.ImageBehaviour = map[string]fake.Behaviour{amiBad: fake.BehaviourUnhealthy}
+	}
+	c := fake.New(o)
+	t.Cleanup(c.Close)
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""),
+		BaseEndpoint: aws.String(c.URL())}
+	e := &awsEnv{cloud: c, ec2: ec2.NewFromConfig(cfg), port: port}
+	out, err := e.ec2.CreateLaunchTemplate(context.Background(), &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: aws.String("web-base"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{ImageId: aws.String(amiV1), InstanceType: ec2types.InstanceTypeT3Micro},
+	})
+	if err != nil {
+		t.Fatalf("create base launch template: %v", err)
+	}
+	e.ltID = aws.ToString(out.LaunchTemplate.LaunchTemplateId)
+	return e
+}
+
+// providerHCL points the provider's aws_asg block at the fake.
+func (e *awsEnv) providerHCL() string {
+	u := e.cloud.URL()
+	return fmt.Sprintf(`
+provider "noderoll" {
+  aws_asg {
+    region = "us-east-1"
+    endpoints {
+      ec2         = %q
+      autoscaling = %q
+      ssm         = %q
+    }
+  }
+}
+`, u, u, u)
+}
+
+// awsPool renders one aws_asg pool probed over HTTP at its instances'
+// private addresses, with the acceptance tests' small timings.
+type awsPool struct {
+	env     *awsEnv
+	name    string
+	size    int
+	image   string // HCL expression
+	group   string // group_name, "" for the default
+	lt      string // aws_asg attributes naming the base template; "" for launch_template_id
+	rollout string
+	extra   string
+}
+
+func (p awsPool) hcl() string {
+	lt := p.lt
+	if lt == "" {
+		lt = fmt.Sprintf("launch_template_id = %q", p.env.ltID)
+	}
+	if p.group != "" {
+		lt += fmt.Sprintf("\n    group_name = %q", p.group)
+	}
+	return p.env.providerHCL() + fmt.Sprintf(`
+resource "noderoll_node_pool" "test" {
+  name         = %q
+  size         = %d
+  image        = %s
+  machine_type = "t3.small"
+
+  aws_asg {
+    %s
+    subnet_ids = ["subnet-0a1b2c3d", "subnet-0a1b2c3e"]
+  }
+  rollout {
+    min_ready     = "300ms"
+    node_deadline = "3s"
+    %s
+  }
+  health_check {
+    http {
+      port = %d
+      path = "/healthz"
+    }
+    interval          = "200ms"
+    timeout           = "200ms"
+    healthy_threshold = 1
+  }
+  %s
+}
+`, p.name, p.size, p.image, lt, p.rollout, p.env.port, p.extra)
+}
+
+// groupInstances are the group's instances as the fake sees them.
+func (e *awsEnv) groupInstances(group string) []fake.Instance {
+	var out []fake.Instance
+	for _, in := range e.cloud.Instances() {
+		if in.Group == group {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// checkGroup checks, outside Terraform, that the group has exactly size
+// instances in service on ami, each answering its health check at its
+// 127.88.x.y address, and records their IDs in ids when ids is not nil.
+func (e *awsEnv) checkGroup(group string, size int, ami string, ids *[]string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		g, ok := e.cloud.Group(group)
+		if !ok {
+			return fmt.Errorf("group %s does not exist", group)
+		}
+		if g.Desired != size || len(g.InstanceIDs) != size {
+			return fmt.Errorf("group %s: desired %d with %d instances, want %d", group, g.Desired, len(g.InstanceIDs), size)
+		}
+		var got []string
+		c := http.Client{Timeout: time.Second}
+		for _, in := range e.groupInstances(group) {
+			if in.ImageID != ami || in.Lifecycle != "InService" {
+				return fmt.Errorf("instance %s: %s on %s, want InService on %s", in.ID, in.Lifecycle, in.ImageID, ami)
+			}
+			if !strings.HasPrefix(in.PrivateIP, "127.88.") {
+				return fmt.Errorf("instance %s has address %s, want one of the fake's 127.88.x.y", in.ID, in.PrivateIP)
+			}
+			resp, err := c.Get("http://" + net.JoinHostPort(in.PrivateIP, strconv.Itoa(e.port)) + "/healthz")
+			if err != nil {
+				return fmt.Errorf("instance %s does not serve: %v", in.ID, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("instance %s answers %d", in.ID, resp.StatusCode)
+			}
+			if in.LaunchTemplateID != e.ltID || in.LaunchTemplateVersion != g.LaunchTemplateVersion {
+				return fmt.Errorf("instance %s runs %s:%s, want the group's %s:%s", in.ID, in.LaunchTemplateID, in.LaunchTemplateVersion, e.ltID, g.LaunchTemplateVersion)
+			}
+			got = append(got, in.ID)
+		}
+		if ids != nil {
+			*ids = got
+		}
+		return nil
+	}
+}
+
+// checkNoneOf fails if an instance of before is still in the group.
+func (e *awsEnv) checkNoneOf(group string, before *[]string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if len(*before) == 0 {
+			return fmt.Errorf("no instance IDs recorded before")
+		}
+		for _, in := range e.groupInstances(group) {
+			if slices.Contains(*before, in.ID) {
+				return fmt.Errorf("instance %s was not replaced", in.ID)
+			}
+		}
+		return nil
+	}
+}
+
+// checkAllOf fails unless every instance of before is still in the group.
+func (e *awsEnv) checkAllOf(group string, before *[]string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		var have []string
+		for _, in := range e.groupInstances(group) {
+			have = append(have, in.ID)
+		}
+		for _, id := range *before {
+			if !slices.Contains(have, id) {
+				return fmt.Errorf("instance %s was replaced or removed (group has %v)", id, have)
+			}
+		}
+		return nil
+	}
+}
+
+// checkAWSGone is a CheckDestroy: no group, no launch template version
+// beyond the base template's own, every instance terminated (the fake takes
+// its TerminateDelay to finish shutting one down, so that is waited for).
+func (e *awsEnv) checkAWSGone(group string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		if _, ok := e.cloud.Group(group); ok {
+			return fmt.Errorf("group %s still exists", group)
+		}
+		if v := e.cloud.LaunchTemplateVersions(e.ltID); !slices.Equal(v, []int{1}) {
+			return fmt.Errorf("launch template %s has versions %v, want only the base's [1]", e.ltID, v)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			var alive []string
+			for _, in := range e.cloud.Instances() {
+				if in.State != "terminated" {
+					alive = append(alive, in.ID+" "+in.State)
+				}
+			}
+			if len(alive) == 0 {
+				return nil
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("instances not terminated after destroy: %v", alive)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TestAccAWSNodePool_lifecycle: create an Auto Scaling group through the
+// fake, roll it to a new AMI (a new launch template version, every instance
+// replaced), fail a roll to an AMI whose instances answer 500 and roll back,
+// import the group by name, and destroy it without leaving anything behind.
+func TestAccAWSNodePool_lifecycle(t *testing.T) {
+	e := newAWSEnv(t, 39311, fake.Options{})
+	const group = "noderoll-awslife"
+	p := awsPool{env: e, name: "awslife", size: 3, image: strconv.Quote(amiV1)}
+	v2 := p
+	v2.image = strconv.Quote(amiV2)
+	bad := p
+	bad.image = strconv.Quote(amiBad)
+	var ids []string
+	var v1Version, firstTemplate string
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             e.checkAWSGone(group),
+		Steps: []resource.TestStep{
+			{
+				Config: p.hcl(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionCreate),
+					planValue("action", knownvalue.StringExact("create")),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					resource.TestCheckResourceAttr(res, "id", "awslife"),
+					resource.TestCheckResourceAttr(res, "aws_asg.group_name", group),
+					resource.TestCheckResourceAttr(res, "aws_asg.region", "us-east-1"),
+					resource.TestCheckResourceAttr(res, "nodes.#", "3"),
+					resource.TestCheckResourceAttr(res, "nodes.0.healthy", "true"),
+					resource.TestCheckResourceAttrWith(res, "nodes.0.address", func(v string) error {
+						if !strings.HasPrefix(v, "127.88.") {
+							return fmt.Errorf("node address %s: want the instance's private address 127.88.x.y", v)
+						}
+						return nil
+					}),
+					resource.TestCheckResourceAttr(res, "last_rollout.outcome", "converged"),
+					resource.TestCheckResourceAttrWith(res, "template", func(v string) error {
+						if !strings.HasPrefix(v, e.ltID+":") {
+							return fmt.Errorf("template %s: want a numbered version of %s", v, e.ltID)
+						}
+						return nil
+					}),
+					storeAttr("template", &firstTemplate),
+					e.checkGroup(group, 3, amiV1, &ids),
+					func(*terraform.State) error {
+						g, _ := e.cloud.Group(group)
+						v1Version = g.LaunchTemplateVersion
+						if g.Tags[asg.TagManaged] != "true" || g.Tags[asg.TagPool] != "awslife" || g.VPCZoneIdentifier != "subnet-0a1b2c3d,subnet-0a1b2c3e" {
+							return fmt.Errorf("group %+v: want noderoll's tags and the configured subnets", g)
+						}
+						return nil
+					},
+				),
+			},
+			{
+				// A new AMI: a new launch template version, and every
+				// instance replaced one at a time.
+				Config: v2.hcl(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					planValue("action", knownvalue.StringExact("roll")),
+					planValue("replaced", knownvalue.Int64Exact(3)),
+					planValue("waves", knownvalue.Int64Exact(3)),
+					planValue("max_nodes", knownvalue.Int64Exact(4)),
+					planValue("summary", knownvalue.StringRegexp(regexp.MustCompile(
+						`^roll 3 node\(s\) from image=`+amiV1+` machine_type=t3.small to image=`+amiV2+` machine_type=t3.small in 3 wave\(s\)`))),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkNoneOf(group, &ids),
+					e.checkGroup(group, 3, amiV2, &ids),
+					func(*terraform.State) error {
+						g, _ := e.cloud.Group(group)
+						if g.LaunchTemplateVersion == v1Version {
+							return fmt.Errorf("group still on launch template version %s", v1Version)
+						}
+						if v := e.cloud.LaunchTemplateVersions(e.ltID); len(v) != 3 {
+							return fmt.Errorf("launch template versions %v: want the base and one per AMI", v)
+						}
+						if g.Tags[asg.TagOrigin] != "" || slices.Contains(g.SuspendedProcesses, "AZRebalance") {
+							return fmt.Errorf("group after the roll: %+v: want no origin tag and AZRebalance resumed", g)
+						}
+						return nil
+					},
+					resource.TestCheckResourceAttr(res, "image", amiV2),
+					resource.TestCheckResourceAttr(res, "last_rollout.replaced", "3"),
+					resource.TestCheckResourceAttrPtr(res, "previous_template", &firstTemplate),
+				),
+			},
+			{
+				// Instances of amiBad answer 500: the roll fails and is
+				// rolled back to amiV2.
+				Config: bad.hcl(),
+				ExpectError: regexp.MustCompile(`(?s)Node Pool Rollout Failed And Was Rolled Back.*status 500.*` +
+					`The pool now: 3 nodes \(3 healthy\), image ` + amiV2 + `.*back on its previous template`),
+			},
+			{
+				// State says amiV2, as the group is: nothing to plan, and
+				// the instances that served before the failed roll still do.
+				Config:   v2.hcl(),
+				PlanOnly: true,
+			},
+			{
+				Config: v2.hcl(),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkGroup(group, 3, amiV2, nil),
+					e.checkAllOf(group, &ids),
+					resource.TestCheckResourceAttr(res, "last_rollout.outcome", "rolled_back"),
+				),
+			},
+			{
+				// Import by group name adopts the group as it is.
+				Config:            v2.hcl(),
+				ResourceName:      res,
+				ImportState:       true,
+				ImportStateId:     "aws_asg:us-east-1/" + group,
+				ImportStateVerify: true,
+				// Create-time settings stay the group's own; the blocks
+				// that only live in configuration cannot be read back.
+				ImportStateVerifyIgnore: []string{"aws_asg.subnet_ids", "rollout", "health_check", "timeouts", "rollout_plan", "last_rollout", "previous_template"},
+			},
+		},
+	})
+}
+
+// TestAccAWSNodePool_adopt: a group made outside Terraform is not taken
+// over by a create (the error says how to import it); imported by name, it
+// is adopted as it is, and the next apply replaces no instance.
+func TestAccAWSNodePool_adopt(t *testing.T) {
+	e := newAWSEnv(t, 39312, fake.Options{})
+	const group = "legacy-web"
+	p := awsPool{env: e, name: "legacy-web", size: 2, image: strconv.Quote(amiV1), group: group, lt: `launch_template_name = "web-base"`}
+	var before []string
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             e.checkAWSGone(group),
+		Steps: []resource.TestStep{
+			{
+				PreConfig: func() {
+					// Someone else's group of two amiV1 instances, made
+					// with the backend and the engine directly.
+					d, err := asg.New(context.Background(), asg.Options{
+						Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider(testAccessKey, testSecretKey, ""),
+						Endpoints: asg.Endpoints{EC2: e.cloud.URL(), AutoScaling: e.cloud.URL(), SSM: e.cloud.URL()},
+						GroupName: group, LaunchTemplateID: e.ltID, SubnetIDs: []string{"subnet-0a1b2c3d"},
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					s := rollout.DefaultStrategy()
+					s.ProbeInterval, s.HealthyThreshold, s.MinReady = 100*time.Millisecond, 1, 0
+					ex, err := rollout.New(rollout.Options{Driver: d, Strategy: s, Prober: rollout.ProberFunc(func(context.Context, rollout.Node) error { return nil })})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := ex.Apply(context.Background(), rollout.Spec{Size: 2, Image: amiV1, MachineType: "t3.small"}); err != nil {
+						t.Fatal(err)
+					}
+					if err := e.checkGroup(group, 2, amiV1, &before)(nil); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config:      p.hcl(),
+				ExpectError: regexp.MustCompile(`(?s)Node Pool Already Exists.*terraform import <address>\s+aws_asg:us-east-1/` + group),
+			},
+			{
+				Config:             p.hcl(),
+				ResourceName:       res,
+				ImportState:        true,
+				ImportStateId:      "aws_asg:" + group,
+				ImportStatePersist: true,
+				ImportStateCheck: func(s []*terraform.InstanceState) error {
+					a := s[0].Attributes
+					if len(s) != 1 || a["name"] != group || a["aws_asg.group_name"] != group || a["aws_asg.launch_template_id"] != e.ltID ||
+						a["image"] != amiV1 || a["size"] != "2" || a["nodes.#"] != "2" || a["nodes.1.healthy"] != "true" {
+						return fmt.Errorf("imported state: %v", a)
+					}
+					return nil
+				},
+			},
+			{
+				// The imported group is on the configuration's AMI: the plan
+				// records the configuration's create-time settings in place,
+				// replaces nothing and rolls no instance.
+				Config: p.hcl(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					planValue("action", knownvalue.StringExact("none")),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkAllOf(group, &before),
+					e.checkGroup(group, 2, amiV1, nil),
+					resource.TestCheckResourceAttr(res, "aws_asg.launch_template_name", "web-base"),
+					resource.TestCheckResourceAttr(res, "aws_asg.subnet_ids.#", "2"),
+				),
+			},
+			{Config: p.hcl(), PlanOnly: true},
+			{
+				// From now on a create-time setting replaces the pool.
+				Config:             strings.Replace(p.hcl(), `"subnet-0a1b2c3e"`, `"subnet-0a1b2c3f"`, 1),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionReplace),
+					plancheck.ExpectKnownValue(res, tfjsonpath.New("aws_asg").AtMapKey("group_name"), knownvalue.StringExact(group)),
+				}},
+			},
+		},
+	})
+}
