@@ -595,9 +595,46 @@ func TestAccNodePool_invalidConfigs(t *testing.T) {
     command = ["app", "--listen", "{{address}}:{{port}}"]
     port = 39299
   }`
+	const awsAttrs = `name = "bad"
+  size = 2
+  image = "ami-0123456789abcdef0"
+  machine_type = "t3.small"`
+	awsBlock := func(lines string) string {
+		return "aws_asg {\n    " + lines + "\n  }\n  health_check {\n    http { port = 8080 }\n  }"
+	}
+	const okLT = `launch_template_id = "lt-0123456789abcdef0"`
 	cases := []struct {
 		name, attrs, blocks, want string
 	}{
+		{"aws both templates", awsAttrs, awsBlock(okLT + "\n    launch_template_name = \"web\""),
+			`aws_asg.launch_template_id and aws_asg.launch_template_name are both set (launch_template_name = "web"): want exactly one of them`},
+		{"aws no template", awsAttrs, awsBlock(`subnet_ids = ["subnet-0123456789abcdef0"]`),
+			"aws_asg.launch_template_id or aws_asg.launch_template_name is required"},
+		{"aws bad template id", awsAttrs, awsBlock(`launch_template_id = "web"`),
+			`aws_asg.launch_template_id = "web" is invalid: want a launch template ID such as "lt-0123456789abcdef0"`},
+		{"aws bad template name", awsAttrs, awsBlock(`launch_template_name = "a b"`),
+			`aws_asg.launch_template_name = "a b" is invalid: want a launch template name`},
+		{"aws bad region", awsAttrs, awsBlock(okLT + "\n    region = \"Ireland\""),
+			`aws_asg.region = "Ireland" is invalid: want an AWS Region code such as "eu-west-1"`},
+		{"aws bad subnet", awsAttrs, awsBlock(okLT + "\n    subnet_ids = [\"sub-1234\"]"),
+			`aws_asg.subnet_ids[0] = "sub-1234" is invalid: want a subnet ID such as "subnet-0123456789abcdef0"`},
+		{"aws bad target group", awsAttrs, awsBlock(okLT + "\n    target_group_arns = [\"arn:aws:elasticloadbalancing:eu-west-1:123:web\"]"),
+			`aws_asg.target_group_arns[0] = "arn:aws:elasticloadbalancing:eu-west-1:123:web" is invalid: want a target group ARN`},
+		{"aws elb health without target groups", awsAttrs, awsBlock(okLT + "\n    use_elb_health = true"),
+			"aws_asg.use_elb_health = true is invalid without aws_asg.target_group_arns"},
+		{"aws min over max", awsAttrs, awsBlock(okLT + "\n    min_size = 5\n    max_size = 2"),
+			"aws_asg.min_size = 5 is invalid: want at most aws_asg.max_size (2)"},
+		{"aws bad group name", awsAttrs, awsBlock(okLT + "\n    group_name = \"a:b\""),
+			`aws_asg.group_name = "a:b" is invalid: want an Auto Scaling group name`},
+		{"aws image not an AMI", okAttrs, awsBlock(okLT), `image = "v1" is invalid for an aws_asg pool: want an AMI ID`},
+		{"aws machine type", strings.Replace(awsAttrs, `"t3.small"`, `"large"`, 1), awsBlock(okLT),
+			`machine_type = "large" is invalid for an aws_asg pool: want an EC2 instance type such as "t3.small"`},
+		{"aws no probe port", awsAttrs, "aws_asg {\n    " + okLT + "\n  }\n  health_check {\n    http { path = \"/ready\" }\n  }",
+			"health_check.http.port is required for an aws_asg pool: the port your instances serve on"},
+		{"aws no health check", awsAttrs, "aws_asg {\n    " + okLT + "\n  }",
+			"A health_check block with an http or tcp block naming a port is required for an aws_asg pool"},
+		{"cloud health on local", okAttrs, okLocal + `
+  health_check { cloud = true }`, "health_check.cloud = true is invalid here: want it only in an aws_asg pool"},
 		{"negative size", strings.Replace(okAttrs, "size = 2", "size = -1", 1), okLocal, "size value must be between 0 and 1000, got: -1"},
 		{"huge size", strings.Replace(okAttrs, "size = 2", "size = 5000", 1), okLocal, "size value must be between 0 and 1000, got: 5000"},
 		{"bad name", strings.Replace(okAttrs, `"bad"`, `"Web_1"`, 1), okLocal, "name want 1 to 63 lowercase letters, digits and hyphens"},
@@ -716,6 +753,30 @@ resource "noderoll_node_pool" "test" {
   %s
 }
 `, dir, c.attrs, c.blocks),
+			PlanOnly:    true,
+			ExpectError: errText(c.want),
+		})
+	}
+	// Provider-level aws_asg settings.
+	for _, c := range []struct{ name, provider, want string }{
+		{"endpoint not a URL", `endpoints { ec2 = "localhost:4566" }`, `aws_asg.endpoints.ec2 = "localhost:4566" is invalid: want an absolute http:// or https:// URL`},
+		{"provider region", `region = "EU"`, `aws_asg.region = "EU" is invalid: want an AWS Region code`},
+		{"role ARN", `assume_role { role_arn = "noderoll" }`, `aws_asg.assume_role.role_arn = "noderoll" is invalid: want an IAM role ARN`},
+	} {
+		steps = append(steps, resource.TestStep{
+			PreConfig: func() { t.Logf("case %q", c.name) },
+			Config: fmt.Sprintf(`
+provider "noderoll" {
+  local { state_dir = %q }
+  aws_asg {
+    %s
+  }
+}
+resource "noderoll_node_pool" "test" {
+  %s
+  %s
+}
+`, dir, c.provider, awsAttrs, awsBlock(okLT)),
 			PlanOnly:    true,
 			ExpectError: errText(c.want),
 		})
