@@ -6,8 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	fwdatasource "github.com/hashicorp/terraform-plugin-framework/datasource"
+	dschema "github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 	fwprovider "github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
@@ -151,6 +154,57 @@ func checkBlocks(t *testing.T, at string, blocks map[string]rschema.Block) {
 		if n, ok := b.(rschema.SingleNestedBlock); ok {
 			checkAttrs(t, at+"."+name, n.Attributes)
 			checkBlocks(t, at+"."+name, n.Blocks)
+		}
+	}
+}
+
+// TestDataSourceSchemaDescribed keeps noderoll_image's docs complete.
+func TestDataSourceSchemaDescribed(t *testing.T) {
+	var resp fwdatasource.SchemaResponse
+	NewImageDataSource().Schema(context.Background(), fwdatasource.SchemaRequest{}, &resp)
+	if resp.Diagnostics.HasError() {
+		t.Fatal(resp.Diagnostics)
+	}
+	if resp.Schema.MarkdownDescription == "" {
+		t.Error("noderoll_image: no MarkdownDescription")
+	}
+	for name, a := range resp.Schema.Attributes {
+		if a.GetMarkdownDescription() == "" {
+			t.Errorf("noderoll_image.%s: no MarkdownDescription", name)
+		}
+	}
+	for name, b := range resp.Schema.Blocks {
+		if b.GetMarkdownDescription() == "" {
+			t.Errorf("noderoll_image.%s: no MarkdownDescription", name)
+		}
+		for an, a := range b.(dschema.SingleNestedBlock).Attributes {
+			if a.GetMarkdownDescription() == "" {
+				t.Errorf("noderoll_image.%s.%s: no MarkdownDescription", name, an)
+			}
+		}
+	}
+}
+
+// TestDocsCarryTheIAMPolicy: the resource docs show the backend's
+// least-privilege policy, word for word, so the two cannot drift apart.
+func TestDocsCarryTheIAMPolicy(t *testing.T) {
+	policy := func(file string) string {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b)
+		i := strings.Index(s, "```json\n")
+		if i < 0 {
+			t.Fatalf("%s has no JSON policy", file)
+		}
+		s = s[i+len("```json\n"):]
+		return s[:strings.Index(s, "```")]
+	}
+	want := policy("../../providers/asg/IAM.md")
+	for _, f := range []string{"../../templates/resources/node_pool.md.tmpl", "../../docs/resources/node_pool.md"} {
+		if got := policy(f); got != want {
+			t.Errorf("%s: the IAM policy differs from providers/asg/IAM.md's:\n%s", f, got)
 		}
 	}
 }
