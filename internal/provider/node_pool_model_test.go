@@ -236,3 +236,27 @@ func TestFailureDetailSaysWhatHappenedAndWhatToDo(t *testing.T) {
 		t.Errorf("summary %q", s)
 	}
 }
+
+func TestParseAWSImportID(t *testing.T) {
+	for _, c := range []struct{ id, region, group, name, err string }{
+		{id: "aws_asg:noderoll-web", group: "noderoll-web", name: "web"},
+		{id: "aws_asg:eu-west-1/noderoll-web", region: "eu-west-1", group: "noderoll-web", name: "web"},
+		{id: "aws_asg:legacy-web", group: "legacy-web", name: "legacy-web"},
+		{id: "aws_asg:us-gov-west-1/api", region: "us-gov-west-1", group: "api", name: "api"},
+		{id: "aws_asg:teams/web", group: "teams/web", err: "does not make a pool name"},
+		{id: "aws_asg:Web_Prod", err: "does not make a pool name"},
+		{id: "aws_asg:", err: "want aws_asg:<group_name> or aws_asg:<region>/<group_name>"},
+		{id: "aws_asg:eu-west-1/", err: "want aws_asg:<group_name>"},
+	} {
+		region, group, name, err := parseAWSImportID(c.id)
+		if c.err != "" {
+			if err == nil || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%q: error %v, want one containing %q", c.id, err, c.err)
+			}
+			continue
+		}
+		if err != nil || region != c.region || group != c.group || name != c.name {
+			t.Errorf("%q = %q, %q, %q, %v; want %q, %q, %q", c.id, region, group, name, err, c.region, c.group, c.name)
+		}
+	}
+}

@@ -763,6 +763,13 @@ func (r *nodePoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 	}
 	var plan nodePoolModel
 	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	if a := plan.AWSASG; a != nil && req.State.Raw.IsNull() && a.SubnetIDs.IsNull() {
+		// Only a create needs subnets: an imported group keeps its own.
+		resp.Diagnostics.AddAttributeError(path.Root("aws_asg").AtName("subnet_ids"), "Missing Required Attribute",
+			fmt.Sprintf("aws_asg.subnet_ids is required to create the group of pool %q: the subnets it launches into, such as "+
+				"[\"subnet-0123456789abcdef0\"]. (To adopt an existing group instead, import it: terraform import <address> aws_asg:<group_name>.)", plan.Name.ValueString()))
+		return
+	}
 	if resp.Diagnostics.HasError() || !plan.RolloutPlan.IsUnknown() || !plan.known() || (plan.Local == nil && plan.AWSASG == nil) {
 		// A plan that changes nothing keeps the preview it had; unknown
 		// values are previewed on the next plan, once they are known.

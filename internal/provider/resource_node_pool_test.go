@@ -599,6 +599,7 @@ func TestAccNodePool_invalidConfigs(t *testing.T) {
   size = 2
   image = "ami-0123456789abcdef0"
   machine_type = "t3.small"`
+	const okSubnets = `subnet_ids = ["subnet-0123456789abcdef0"]`
 	awsBlock := func(lines string) string {
 		return "aws_asg {\n    " + lines + "\n  }\n  health_check {\n    http { port = 8080 }\n  }"
 	}
@@ -608,6 +609,7 @@ func TestAccNodePool_invalidConfigs(t *testing.T) {
 	}{
 		{"aws both templates", awsAttrs, awsBlock(okLT + "\n    launch_template_name = \"web\""),
 			`aws_asg.launch_template_id and aws_asg.launch_template_name are both set (launch_template_name = "web"): want exactly one of them`},
+		{"aws no subnets", awsAttrs, awsBlock(okLT), "aws_asg.subnet_ids is required to create the group of pool \"bad\""},
 		{"aws no template", awsAttrs, awsBlock(`subnet_ids = ["subnet-0123456789abcdef0"]`),
 			"aws_asg.launch_template_id or aws_asg.launch_template_name is required"},
 		{"aws bad template id", awsAttrs, awsBlock(`launch_template_id = "web"`),
@@ -626,8 +628,8 @@ func TestAccNodePool_invalidConfigs(t *testing.T) {
 			"aws_asg.min_size = 5 is invalid: want at most aws_asg.max_size (2)"},
 		{"aws bad group name", awsAttrs, awsBlock(okLT + "\n    group_name = \"a:b\""),
 			`aws_asg.group_name = "a:b" is invalid: want an Auto Scaling group name`},
-		{"aws image not an AMI", okAttrs, awsBlock(okLT), `image = "v1" is invalid for an aws_asg pool: want an AMI ID`},
-		{"aws machine type", strings.Replace(awsAttrs, `"t3.small"`, `"large"`, 1), awsBlock(okLT),
+		{"aws image not an AMI", okAttrs, awsBlock(okLT + "\n    " + okSubnets), `image = "v1" is invalid for an aws_asg pool: want an AMI ID`},
+		{"aws machine type", strings.Replace(awsAttrs, `"t3.small"`, `"large"`, 1), awsBlock(okLT + "\n    " + okSubnets),
 			`machine_type = "large" is invalid for an aws_asg pool: want an EC2 instance type such as "t3.small"`},
 		{"aws no probe port", awsAttrs, "aws_asg {\n    " + okLT + "\n  }\n  health_check {\n    http { path = \"/ready\" }\n  }",
 			"health_check.http.port is required for an aws_asg pool: the port your instances serve on"},
@@ -776,7 +778,7 @@ resource "noderoll_node_pool" "test" {
   %s
   %s
 }
-`, dir, c.provider, awsAttrs, awsBlock(okLT)),
+`, dir, c.provider, awsAttrs, awsBlock(okLT+"\n    "+okSubnets)),
 			PlanOnly:    true,
 			ExpectError: errText(c.want),
 		})
