@@ -32,6 +32,8 @@ const (
 	amiV1  = "ami-0000000000000a001"
 	amiV2  = "ami-0000000000000a002"
 	amiBad = "ami-0000000000000bad0"
+	// amiCrash's instances never serve; the group marks them Unhealthy.
+	amiCrash = "ami-0000000000000c0de"
 )
 
 // Static credentials for the fake; TestMain puts them in the environment,
@@ -54,7 +56,7 @@ func newAWSEnv(t *testing.T, port int, o fake.Options) *awsEnv {
 	t.Helper()
 	o.HealthPort = port
 	if o.ImageBehaviour == nil {
-		o.ImageBehaviour = map[string]fake.Behaviour{amiBad: fake.BehaviourUnhealthy}
+		o.ImageBehaviour = map[string]fake.Behaviour{amiBad: fake.BehaviourUnhealthy, amiCrash: fake.BehaviourCrash}
 	}
 	c := fake.New(o)
 	t.Cleanup(c.Close)
@@ -99,6 +101,7 @@ type awsPool struct {
 	group   string // group_name, "" for the default
 	lt      string // aws_asg attributes naming the base template; "" for launch_template_id
 	rollout string
+	health  string // replaces the health_check block when set
 	extra   string
 }
 
@@ -109,6 +112,18 @@ func (p awsPool) hcl() string {
 	}
 	if p.group != "" {
 		lt += fmt.Sprintf("\n    group_name = %q", p.group)
+	}
+	health := fmt.Sprintf(`health_check {
+    http {
+      port = %d
+      path = "/healthz"
+    }
+    interval          = "200ms"
+    timeout           = "200ms"
+    healthy_threshold = 1
+  }`, p.env.port)
+	if p.health != "" {
+		health = p.health
 	}
 	return p.env.providerHCL() + fmt.Sprintf(`
 resource "noderoll_node_pool" "test" {
@@ -126,18 +141,10 @@ resource "noderoll_node_pool" "test" {
     node_deadline = "3s"
     %s
   }
-  health_check {
-    http {
-      port = %d
-      path = "/healthz"
-    }
-    interval          = "200ms"
-    timeout           = "200ms"
-    healthy_threshold = 1
-  }
+  %s
   %s
 }
-`, p.name, p.size, p.image, lt, p.rollout, p.env.port, p.extra)
+`, p.name, p.size, p.image, lt, p.rollout, health, p.extra)
 }
 
 // groupInstances are the group's instances as the fake sees them.
@@ -347,7 +354,8 @@ func TestAccAWSNodePool_lifecycle(t *testing.T) {
 				// Instances of amiBad answer 500: the roll fails and is
 				// rolled back to amiV2.
 				Config: bad.hcl(),
-				ExpectError: regexp.MustCompile(`(?s)Node Pool Rollout Failed And Was Rolled Back.*status 500.*` +
+				ExpectError: regexp.MustCompile(`(?s)Node Pool Rollout Failed And Was Rolled Back.*` +
+					`GET http://127\.88\.[0-9]+\.[0-9]+:39311/healthz: status 500.*` +
 					`The pool now: 3 nodes \(3 healthy\), image ` + amiV2 + `.*back on its previous template`),
 			},
 			{
@@ -461,6 +469,52 @@ func TestAccAWSNodePool_adopt(t *testing.T) {
 					plancheck.ExpectResourceAction(res, plancheck.ResourceActionReplace),
 					plancheck.ExpectKnownValue(res, tfjsonpath.New("aws_asg").AtMapKey("group_name"), knownvalue.StringExact(group)),
 				}},
+			},
+		},
+	})
+}
+
+// TestAccAWSNodePool_cloudHealth: with health_check.cloud = true and no
+// network probe, the group's own health status is the only check: a pool
+// converges on it, and a roll to an AMI whose instances the group marks
+// Unhealthy fails with the group's verdict and is rolled back.
+func TestAccAWSNodePool_cloudHealth(t *testing.T) {
+	e := newAWSEnv(t, 39315, fake.Options{})
+	const group = "noderoll-cloudy"
+	p := awsPool{env: e, name: "cloudy", size: 2, image: strconv.Quote(amiV1), health: `health_check {
+    cloud             = true
+    interval          = "200ms"
+    healthy_threshold = 1
+  }`}
+	crash := p
+	crash.image = strconv.Quote(amiCrash)
+	var ids []string
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             e.checkAWSGone(group),
+		Steps: []resource.TestStep{
+			{
+				Config: p.hcl(),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkGroup(group, 2, amiV1, &ids),
+					resource.TestCheckResourceAttr(res, "nodes.0.healthy", "true"),
+					resource.TestCheckResourceAttr(res, "nodes.1.healthy", "true"),
+				),
+			},
+			{
+				Config: crash.hcl(),
+				// The group marks each new instance Unhealthy and starts
+				// replacing it; whichever the engine observes first fails it.
+				ExpectError: regexp.MustCompile(`(?s)Node Pool Rollout Failed And Was Rolled Back.*Failed nodes:\s+- i-[0-9a-f]+: ` +
+					`(cloud reports node i-[0-9a-f]+ unhealthy|EC2 state shutting-down: Instance initiated shutdown).*` +
+					`The pool now: 2 nodes \(2 healthy\), image ` + amiV1),
+			},
+			{
+				Config: p.hcl(),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkGroup(group, 2, amiV1, nil),
+					e.checkAllOf(group, &ids),
+				),
 			},
 		},
 	})
