@@ -5,9 +5,11 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -43,10 +45,11 @@ type providerModel struct {
 }
 
 type providerAWSASGModel struct {
-	Region     types.String             `tfsdk:"region"`
-	Profile    types.String             `tfsdk:"profile"`
-	AssumeRole *providerAssumeRoleModel `tfsdk:"assume_role"`
-	Endpoints  *providerEndpointsModel  `tfsdk:"endpoints"`
+	Region            types.String             `tfsdk:"region"`
+	Profile           types.String             `tfsdk:"profile"`
+	RequestsPerSecond types.Int64              `tfsdk:"requests_per_second"`
+	AssumeRole        *providerAssumeRoleModel `tfsdk:"assume_role"`
+	Endpoints         *providerEndpointsModel  `tfsdk:"endpoints"`
 }
 
 type providerAssumeRoleModel struct {
@@ -113,6 +116,14 @@ func (p *noderollProvider) Schema(_ context.Context, _ provider.SchemaRequest, r
 						Optional:            true,
 						Validators:          []validator.String{nonBlank()},
 						MarkdownDescription: "Named profile from the shared AWS configuration files. Default: the SDK's default chain (`AWS_PROFILE`).",
+					},
+					"requests_per_second": schema.Int64Attribute{
+						Optional:   true,
+						Validators: []validator.Int64{int64validator.Between(1, 1000)},
+						MarkdownDescription: "Pace every AWS API request of this provider's pools and image lookups to at most this many per " +
+							"second (bursts of twice as many), so that many pools rolling at once stay under the account's API " +
+							"rate limits instead of being throttled. EC2 throttles per account and Region; `10` leaves room for " +
+							"everything else in the account. Default: not paced (the SDK's retryer still backs off when throttled).",
 					},
 				},
 				Blocks: map[string]schema.Block{
@@ -222,6 +233,19 @@ func (a *providerAWSASGModel) options() (asg.Options, diag.Diagnostics) {
 		*dst = v.ValueString()
 	}
 	set(&o.Region, a.Region, at.AtName("region"))
+	switch v := a.RequestsPerSecond; {
+	case v.IsUnknown():
+		diags.AddAttributeError(at.AtName("requests_per_second"), "Unknown Provider Setting",
+			"aws_asg.requests_per_second must be known when the provider is configured.")
+	case !v.IsNull():
+		// One limiter for every pool of this provider: they share the account's buckets.
+		l, err := asg.NewRequestLimiter(float64(v.ValueInt64()), 2*int(v.ValueInt64()))
+		if err != nil {
+			diags.AddAttributeError(at.AtName("requests_per_second"), "Invalid Attribute Value",
+				fmt.Sprintf("aws_asg.requests_per_second = %d is invalid: %v.", v.ValueInt64(), err))
+		}
+		o.Limiter = l
+	}
 	set(&o.Profile, a.Profile, at.AtName("profile"))
 	if r := a.AssumeRole; r != nil {
 		if r.RoleARN.IsNull() {

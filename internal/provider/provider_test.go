@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
 	rschema "github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 )
 
@@ -206,5 +207,30 @@ func TestDocsCarryTheIAMPolicy(t *testing.T) {
 		if got := policy(f); got != want {
 			t.Errorf("%s: the IAM policy differs from providers/asg/IAM.md's:\n%s", f, got)
 		}
+	}
+}
+
+func TestProviderAWSOptions(t *testing.T) {
+	m := providerAWSASGModel{
+		Region: types.StringValue("eu-west-1"), Profile: types.StringNull(), RequestsPerSecond: types.Int64Value(5),
+		AssumeRole: &providerAssumeRoleModel{RoleARN: types.StringValue("arn:aws:iam::123456789012:role/noderoll")},
+		Endpoints:  &providerEndpointsModel{EC2: types.StringValue("http://127.0.0.1:1"), AutoScaling: types.StringNull(), SSM: types.StringNull()},
+	}
+	o, d := m.options()
+	if d.HasError() {
+		t.Fatal(d)
+	}
+	if o.Region != "eu-west-1" || o.AssumeRoleARN != "arn:aws:iam::123456789012:role/noderoll" || o.Endpoints.EC2 != "http://127.0.0.1:1" ||
+		o.Endpoints.AutoScaling != "" || o.Limiter == nil {
+		t.Errorf("options = %+v", o)
+	}
+	m.RequestsPerSecond = types.Int64Null()
+	m.Region = types.StringUnknown()
+	o, d = m.options()
+	if o.Limiter != nil {
+		t.Error("a limiter without requests_per_second")
+	}
+	if !d.HasError() || !strings.Contains(d.Errors()[0].Detail(), "aws_asg.region must be known") {
+		t.Errorf("unknown region: %v", d)
 	}
 }

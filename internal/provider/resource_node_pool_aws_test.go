@@ -81,6 +81,8 @@ func (e *awsEnv) providerHCL() string {
 provider "noderoll" {
   aws_asg {
     region = "us-east-1"
+    # Paced, as a production configuration may be: the tests' calls fit.
+    requests_per_second = 50
     endpoints {
       ec2         = %q
       autoscaling = %q

@@ -763,6 +763,7 @@ resource "noderoll_node_pool" "test" {
 	for _, c := range []struct{ name, provider, want string }{
 		{"endpoint not a URL", `endpoints { ec2 = "localhost:4566" }`, `aws_asg.endpoints.ec2 = "localhost:4566" is invalid: want an absolute http:// or https:// URL`},
 		{"provider region", `region = "EU"`, `aws_asg.region = "EU" is invalid: want an AWS Region code`},
+		{"request rate", `requests_per_second = 0`, "requests_per_second value must be between 1 and 1000, got: 0"},
 		{"role ARN", `assume_role { role_arn = "noderoll" }`, `aws_asg.assume_role.role_arn = "noderoll" is invalid: want an IAM role ARN`},
 	} {
 		steps = append(steps, resource.TestStep{
