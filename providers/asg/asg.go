@@ -156,6 +156,7 @@ type Driver struct {
 
 	mu        sync.Mutex
 	templates map[string]rollout.Template // "lt-id:version" -> contents; numbered versions are immutable
+	descs     map[string]string           // "lt-id:version" -> version description, cached with templates
 	baseID    string                      // resolved base launch template id
 }
 
@@ -191,6 +192,7 @@ func New(ctx context.Context, o Options) (*Driver, error) {
 		group:     o.group(),
 		pool:      o.pool(),
 		templates: map[string]rollout.Template{},
+		descs:     map[string]string{},
 	}, nil
 }
 

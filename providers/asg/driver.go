@@ -213,13 +213,34 @@ func (d *Driver) template(ctx context.Context, ltID, version string) (rollout.Te
 	if len(out.LaunchTemplateVersions) == 0 {
 		return rollout.Template{}, rollout.Errorf(rollout.NotFound, "asg: launch template version %s not found", id)
 	}
-	t = versionTemplate(ltID, version, out.LaunchTemplateVersions[0])
+	v := out.LaunchTemplateVersions[0]
+	t = versionTemplate(ltID, version, v)
 	if _, err := strconv.Atoi(version); err == nil {
 		d.mu.Lock()
 		d.templates[id] = t
+		d.descs[id] = aws.ToString(v.VersionDescription)
 		d.mu.Unlock()
 	}
 	return t, nil
+}
+
+// description returns a numbered version's description, cached alongside
+// its contents by template.
+func (d *Driver) description(ctx context.Context, ltID, version string) (string, error) {
+	id := templateID(ltID, version)
+	d.mu.Lock()
+	desc, ok := d.descs[id]
+	d.mu.Unlock()
+	if ok {
+		return desc, nil
+	}
+	if _, err := d.template(ctx, ltID, version); err != nil {
+		return "", err
+	}
+	d.mu.Lock()
+	desc = d.descs[id]
+	d.mu.Unlock()
+	return desc, nil
 }
 
 // versionTemplate describes a version. For a version noderoll made, image and
@@ -332,8 +353,74 @@ func (d *Driver) PrepareTemplate(ctx context.Context, s rollout.Spec) (rollout.T
 	t := versionTemplate(ltID, version, *found)
 	d.mu.Lock()
 	d.templates[t.ID] = t
+	d.descs[t.ID] = aws.ToString(found.VersionDescription)
 	d.mu.Unlock()
 	return t, nil
+}
+
+// TemplateDrift says why PrepareTemplate(s) would now make a template other
+// than the one the group points at because the base launch template's
+// default version moved on (aws_launch_template with update_default_version,
+// say): every version noderoll makes is copied from the base's default at
+// the time, so the next rollout of any kind would replace every node. It
+// returns "" when the group's version was made for s from the current
+// default, when s itself differs (a plan shows that change already), and
+// when the group's version was not made by noderoll for this pool.
+//
+// It creates nothing: one DescribeAutoScalingGroups, one
+// DescribeLaunchTemplates, and DescribeLaunchTemplateVersions only when the
+// group's version is not cached yet (Describe caches it). A missing group is
+// a rollout.NotFound error.
+func (d *Driver) TemplateDrift(ctx context.Context, s rollout.Spec) (string, error) {
+	g, err := d.describeGroup(ctx)
+	if err != nil {
+		return "", err
+	}
+	lt := g.LaunchTemplate
+	if lt == nil {
+		return "", nil
+	}
+	ltID, version := aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.Version)
+	if _, err := strconv.Atoi(version); err != nil {
+		return "", nil // $Latest or $Default: not a version noderoll made
+	}
+	baseID, baseVersion, err := d.base(ctx)
+	if err != nil {
+		return "", err
+	}
+	if ltID != baseID {
+		return "", nil
+	}
+	desc, err := d.description(ctx, ltID, version)
+	if rollout.CodeOf(d, err) == rollout.NotFound {
+		return "", nil // the version was deleted: Describe reports it by ID only
+	}
+	if err != nil {
+		return "", err
+	}
+	if desc == d.versionMarker(baseVersion, s) {
+		return "", nil
+	}
+	made, ok := d.markerBase(desc)
+	if !ok || made == baseVersion || desc != d.versionMarker(made, s) {
+		return "", nil
+	}
+	return fmt.Sprintf("base launch template %s changed: its default version is now %d, and the pool's template %s was made from version %d",
+		baseID, baseVersion, templateID(ltID, version), made), nil
+}
+
+// markerBase reads the base version from this pool's marker.
+func (d *Driver) markerBase(desc string) (int64, bool) {
+	rest, ok := strings.CutPrefix(desc, d.markerPrefix()+"base=")
+	if !ok {
+		return 0, false
+	}
+	num, _, ok := strings.Cut(rest, " ")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	return n, err == nil
 }
 
 // Create makes the Auto Scaling group on t with a desired size (and MinSize)
@@ -674,6 +761,7 @@ func (d *Driver) deleteVersions(ctx context.Context) error {
 	for id := range d.templates {
 		if strings.HasPrefix(id, ltID+":") {
 			delete(d.templates, id)
+			delete(d.descs, id)
 		}
 	}
 	d.mu.Unlock()

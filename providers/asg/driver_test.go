@@ -554,3 +554,72 @@ func TestDescribeOddStates(t *testing.T) {
 		t.Fatalf("template of a group on a deleted version = %+v, want ID %s and unknown contents", p.Template, crash.ID)
 	}
 }
+
+// TestTemplateDrift: a pool on a version made from the base's default
+// reports no drift; a new default version of the base (the user changed
+// aws_launch_template) is reported with both version numbers, creating
+// nothing; a spec change alone is not drift; a missing group is NotFound.
+func TestTemplateDrift(t *testing.T) {
+	e := newEnv(t, fake.Options{})
+	d := e.driver(t, e.options("web"))
+	ctx := context.Background()
+	s := spec("ami-1", "t3.small")
+	tpl := prepare(t, d, s)
+	ok(t, d.Create(ctx, tpl))
+
+	observer := e.driver(t, e.options("web")) // another process: nothing cached
+	if why, err := observer.TemplateDrift(ctx, s); err != nil || why != "" {
+		t.Fatalf("TemplateDrift on the current base = %q, %v; want no drift", why, err)
+	}
+	describe(t, observer)
+	e.cloud.ResetCalls()
+	if why, err := observer.TemplateDrift(ctx, s); err != nil || why != "" {
+		t.Fatalf("TemplateDrift after Describe = %q, %v; want no drift", why, err)
+	}
+	if calls := e.cloud.Calls(); calls["DescribeAutoScalingGroups"] != 1 || calls["DescribeLaunchTemplates"] != 1 || len(calls) != 2 {
+		t.Fatalf("TemplateDrift after Describe made %v, want one DescribeAutoScalingGroups and one DescribeLaunchTemplates", calls)
+	}
+
+	// The user's Terraform makes version 3 of the base and the default.
+	_, err := e.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
+		LaunchTemplateId: aws.String(e.baseID), SourceVersion: aws.String("1"),
+		LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeT3Medium},
+	})
+	ok(t, err)
+	_, err = e.ec2.ModifyLaunchTemplate(ctx, &ec2.ModifyLaunchTemplateInput{LaunchTemplateId: aws.String(e.baseID), DefaultVersion: aws.String("3")})
+	ok(t, err)
+	versions := e.cloud.LaunchTemplateVersions(e.baseID)
+	e.cloud.ResetCalls()
+	why, err := observer.TemplateDrift(ctx, s)
+	ok(t, err)
+	want := fmt.Sprintf("base launch template %s changed: its default version is now 3, and the pool's template %s was made from version 1", e.baseID, tpl.ID)
+	if why != want {
+		t.Fatalf("TemplateDrift after a new default = %q, want %q", why, want)
+	}
+	calls := e.cloud.Calls()
+	if calls["DescribeAutoScalingGroups"] != 1 || calls["DescribeLaunchTemplates"] != 1 || len(calls) != 2 {
+		t.Fatalf("TemplateDrift made %v, want one DescribeAutoScalingGroups and one DescribeLaunchTemplates", calls)
+	}
+	if got := e.cloud.LaunchTemplateVersions(e.baseID); fmt.Sprint(got) != fmt.Sprint(versions) {
+		t.Fatalf("TemplateDrift changed the versions from %v to %v: it must create nothing", versions, got)
+	}
+	// A different spec makes a new version anyway; that is not drift.
+	if why, err := observer.TemplateDrift(ctx, spec("ami-2", "t3.small")); err != nil || why != "" {
+		t.Fatalf("TemplateDrift for another spec = %q, %v; want \"\"", why, err)
+	}
+	// What TemplateDrift predicted is what PrepareTemplate does; on the new
+	// version there is no drift.
+	next := prepare(t, d, s)
+	if next.ID == tpl.ID {
+		t.Fatalf("PrepareTemplate after the new default reused %s", tpl.ID)
+	}
+	ok(t, d.UseTemplate(ctx, next, ""))
+	if why, err := observer.TemplateDrift(ctx, s); err != nil || why != "" {
+		t.Fatalf("TemplateDrift on a version of the new default = %q, %v; want no drift", why, err)
+	}
+
+	missing := e.driver(t, e.options("gone"))
+	if _, err := missing.TemplateDrift(ctx, s); rollout.CodeOf(missing, err) != rollout.NotFound {
+		t.Fatalf("TemplateDrift of a missing group = %v, want a NotFound error", err)
+	}
+}
