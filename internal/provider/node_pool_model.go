@@ -328,9 +328,32 @@ func convergence(p rollout.Pool) string {
 // the next plan shows a diff and the next apply finishes or reverts the rollout.
 func observedImage(p rollout.Pool) string {
 	if why := convergence(p); why != "" {
-		return fmt.Sprintf("%s (not converged: %s)", p.Template.Image, why)
+		return notConvergedImage(p.Template.Image, why)
 	}
 	return p.Template.Image
+}
+
+// notConvergedImage is an image annotated with why the pool is not on it as
+// configured: never a valid image, so the configuration's differs from it.
+func notConvergedImage(image, why string) string {
+	return fmt.Sprintf("%s (not converged: %s)", image, why)
+}
+
+// templateDrifter is a backend that can tell, without changing anything,
+// that PrepareTemplate would make a template other than the group's for
+// reasons outside the spec (asg: a new default version of the base
+// launch template).
+type templateDrifter interface {
+	TemplateDrift(context.Context, rollout.Spec) (string, error)
+}
+
+// templateDrift asks d when it is a templateDrifter; "" otherwise.
+func templateDrift(ctx context.Context, d rollout.Driver, s rollout.Spec) (string, error) {
+	td, ok := d.(templateDrifter)
+	if !ok {
+		return "", nil
+	}
+	return td.TemplateDrift(ctx, s)
 }
 
 // nodesValue converts observed nodes, ordered by ID for stable plans.

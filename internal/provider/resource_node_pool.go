@@ -540,6 +540,18 @@ func (r *nodePoolResource) Read(ctx context.Context, req resource.ReadRequest, r
 	}
 	state.Size = types.Int64Value(int64(pool.Size))
 	state.Image = types.StringValue(observedImage(pool))
+	if convergence(pool) == "" {
+		// Converged on a template the next apply would not reuse (its base
+		// changed): show it as not converged, so the plan previews the roll.
+		why, err := templateDrift(ctx, b.driver, rollout.Spec{Size: pool.Size, Image: pool.Template.Image, MachineType: pool.Template.MachineType})
+		if err != nil {
+			resp.Diagnostics.AddWarning("Could Not Check Node Pool Template",
+				fmt.Sprintf("Checking whether the template of pool %q is still what an apply would use failed: %v. "+
+					"If its base template changed, the next apply may replace every node; the next plan checks again.", state.Name.ValueString(), err))
+		} else if why != "" {
+			state.Image = types.StringValue(notConvergedImage(pool.Template.Image, why))
+		}
+	}
 	state.MachineType = types.StringValue(pool.Template.MachineType)
 	state.Template = types.StringValue(pool.Template.ID)
 	if pool.Origin != "" {
@@ -804,7 +816,24 @@ func (r *nodePoolResource) ModifyPlan(ctx context.Context, req resource.ModifyPl
 		// preview compares image and machine type only, so say so here.
 		current.Template.MachineType += " (previous local command/env)"
 	}
+	var drift string
+	if current.Template.ID != "" {
+		why, err := templateDrift(ctx, b.driver, plan.spec())
+		if err != nil {
+			resp.Diagnostics.AddWarning("Rollout Preview May Be Incomplete",
+				fmt.Sprintf("Could not check whether the template of pool %q is still what the apply would use: %v. "+
+					"If its base template changed, the apply replaces every node.", plan.Name.ValueString(), err))
+		} else if why != "" {
+			// The apply makes a new template from the changed base, so the
+			// preview must not take the current one for the target.
+			drift = why
+			current.Template.MachineType += " (previous base template)"
+		}
+	}
 	preview := rollout.Preview(current, plan.spec(), plan.strategy(), timingsOf(ctx, prior.LastRollout, plan.drains(), plan.strategy(), b.bootEstimate))
+	if drift != "" {
+		preview.Reasons = append(preview.Reasons, drift)
+	}
 	var notes []string
 	if prior.Local != nil && prior.Local.Command.IsNull() && current.Template.ID != "" {
 		notes = append(notes, "the pool was imported and its command is not known yet: "+

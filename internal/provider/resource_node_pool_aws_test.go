@@ -50,6 +50,9 @@ type awsEnv struct {
 	ec2   *ec2.Client
 	ltID  string
 	port  int // every instance's health port
+	// baseVersions are the base template's own versions, which a destroy
+	// leaves; nil means only the first.
+	baseVersions []int
 }
 
 func newAWSEnv(t *testing.T, port int, o fake.Options) *awsEnv {
@@ -240,8 +243,12 @@ func (e *awsEnv) checkAWSGone(group string) resource.TestCheckFunc {
 		if _, ok := e.cloud.Group(group); ok {
 			return fmt.Errorf("group %s still exists", group)
 		}
-		if v := e.cloud.LaunchTemplateVersions(e.ltID); !slices.Equal(v, []int{1}) {
-			return fmt.Errorf("launch template %s has versions %v, want only the base's [1]", e.ltID, v)
+		base := e.baseVersions
+		if base == nil {
+			base = []int{1}
+		}
+		if v := e.cloud.LaunchTemplateVersions(e.ltID); !slices.Equal(v, base) {
+			return fmt.Errorf("launch template %s has versions %v, want only the base's %v", e.ltID, v, base)
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for {
@@ -520,4 +527,136 @@ func TestAccAWSNodePool_cloudHealth(t *testing.T) {
 			},
 		},
 	})
+}
+
+// TestAccAWSNodePool_baseTemplateChanged: a new default version of the base
+// launch template, made outside this resource (aws_launch_template with
+// update_default_version), means the next apply of any kind makes a new
+// version from it and replaces every instance. The plan says so before the
+// apply does it: an update whose rollout_plan rolls and gives the reason.
+func TestAccAWSNodePool_baseTemplateChanged(t *testing.T) {
+	e := newAWSEnv(t, 39316, fake.Options{})
+	const group = "noderoll-awsbase"
+	p := awsPool{env: e, name: "awsbase", size: 2, image: strconv.Quote(amiV1)}
+	bigger := p
+	bigger.size = 3
+	var ids []string
+	var firstTemplate string
+	var newDefault int64
+	reason := func() *regexp.Regexp {
+		return regexp.MustCompile(`(?s)^roll 2 node\(s\) from image=` + amiV1 + ` machine_type=t3.small \(previous base template\) to image=` + amiV1 +
+			` machine_type=t3.small .*\nwhy: base launch template ` + e.ltID + ` changed: its default version is now ` +
+			strconv.FormatInt(newDefault, 10) + `, and the pool's template ` + e.ltID + `:[0-9]+ was made from version 1$`)
+	}
+	// The checks read newDefault when they run, after PreConfig set it.
+	summaryCheck := plancheck.PlanCheck(planCheckFunc(func(ctx context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+		planValue("summary", knownvalue.StringRegexp(reason())).CheckPlan(ctx, req, resp)
+	}))
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProviders,
+		CheckDestroy:             e.checkAWSGone(group),
+		Steps: []resource.TestStep{
+			{
+				Config: p.hcl(),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkGroup(group, 2, amiV1, &ids),
+					storeAttr("template", &firstTemplate),
+				),
+			},
+			{
+				// The user's Terraform changes the base template: a new
+				// version, made the default. Nothing in this resource's
+				// configuration changed, yet the plan proposes the roll.
+				PreConfig: func() {
+					ctx := context.Background()
+					out, err := e.ec2.CreateLaunchTemplateVersion(ctx, &ec2.CreateLaunchTemplateVersionInput{
+						LaunchTemplateId: aws.String(e.ltID), SourceVersion: aws.String("1"), VersionDescription: aws.String("user data v2"),
+						LaunchTemplateData: &ec2types.RequestLaunchTemplateData{InstanceType: ec2types.InstanceTypeT3Medium},
+					})
+					if err != nil {
+						t.Fatalf("new base version: %v", err)
+					}
+					newDefault = aws.ToInt64(out.LaunchTemplateVersion.VersionNumber)
+					if _, err := e.ec2.ModifyLaunchTemplate(ctx, &ec2.ModifyLaunchTemplateInput{
+						LaunchTemplateId: aws.String(e.ltID), DefaultVersion: aws.String(strconv.FormatInt(newDefault, 10)),
+					}); err != nil {
+						t.Fatalf("make version %d the default: %v", newDefault, err)
+					}
+					e.baseVersions = []int{1, int(newDefault)}
+				},
+				Config:             p.hcl(),
+				PlanOnly:           true,
+				ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPostRefresh: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					planValue("action", knownvalue.StringExact("roll")),
+					planValue("replaced", knownvalue.Int64Exact(2)),
+					summaryCheck,
+				}},
+			},
+			{
+				// A size-only change: the plan previews the roll it brings.
+				Config: bigger.hcl(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(res, plancheck.ResourceActionUpdate),
+					planValue("action", knownvalue.StringExact("roll")),
+					planValue("replaced", knownvalue.Int64Exact(2)),
+					plancheck.PlanCheck(planCheckFunc(func(ctx context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+						planValue("summary", knownvalue.StringRegexp(regexp.MustCompile(
+							`(?s)\nwhy: base launch template `+e.ltID+` changed: its default version is now `+strconv.FormatInt(newDefault, 10)))).CheckPlan(ctx, req, resp)
+					})),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					e.checkNoneOf(group, &ids),
+					e.checkGroup(group, 3, amiV1, nil),
+					resource.TestCheckResourceAttr(res, "image", amiV1),
+					resource.TestCheckResourceAttr(res, "last_rollout.replaced", "2"),
+					resource.TestCheckResourceAttrPtr(res, "previous_template", &firstTemplate),
+					func(*terraform.State) error {
+						g, _ := e.cloud.Group(group)
+						out, err := e.ec2.DescribeLaunchTemplateVersions(context.Background(), &ec2.DescribeLaunchTemplateVersionsInput{
+							LaunchTemplateId: aws.String(g.LaunchTemplateID), Versions: []string{g.LaunchTemplateVersion},
+						})
+						if err != nil || len(out.LaunchTemplateVersions) != 1 {
+							return fmt.Errorf("describe the group's version %s: %v", g.LaunchTemplateVersion, err)
+						}
+						want := fmt.Sprintf("noderoll pool=awsbase base=%d image=%s type=t3.small", newDefault, amiV1)
+						if got := aws.ToString(out.LaunchTemplateVersions[0].VersionDescription); got != want {
+							return fmt.Errorf("group's version %s is %q, want one made from the new base: %q", g.LaunchTemplateVersion, got, want)
+						}
+						return nil
+					},
+				),
+			},
+			// On a version of the new default: converged, nothing to plan.
+			{Config: bigger.hcl(), PlanOnly: true},
+			{
+				// The drift check is refused during the refresh: the plan
+				// still succeeds (with a warning), and shows no change.
+				PreConfig: func() {
+					e.cloud.ResetCalls()
+					e.cloud.FailNext("DescribeLaunchTemplates", 1, "UnauthorizedOperation")
+				},
+				Config:   bigger.hcl(),
+				PlanOnly: true,
+			},
+			{
+				PreConfig: func() {
+					if n := e.cloud.Calls()["DescribeLaunchTemplates"]; n == 0 {
+						t.Fatalf("the refresh made no DescribeLaunchTemplates call: the refused drift check was not exercised")
+					}
+				},
+				Config:   bigger.hcl(),
+				PlanOnly: true,
+			},
+		},
+	})
+}
+
+// planCheckFunc adapts a function to plancheck.PlanCheck.
+type planCheckFunc func(context.Context, plancheck.CheckPlanRequest, *plancheck.CheckPlanResponse)
+
+func (f planCheckFunc) CheckPlan(ctx context.Context, req plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	f(ctx, req, resp)
 }
