@@ -376,24 +376,27 @@ func (d *Driver) TemplateDrift(ctx context.Context, s rollout.Spec) (string, err
 	if err != nil {
 		return "", err
 	}
+	// Every "not ours" case below is drift too: the next apply's
+	// PrepareTemplate makes a noderoll version and every node moves to it,
+	// so the plan must say so (an imported group, say).
 	lt := g.LaunchTemplate
 	if lt == nil {
-		return "", nil
+		return fmt.Sprintf("group %s does not name a launch template directly (a launch configuration or a mixed instances policy): the next apply points it at a numbered version of the base launch template and replaces every node", d.group), nil
 	}
 	ltID, version := aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.Version)
 	if _, err := strconv.Atoi(version); err != nil {
-		return "", nil // $Latest or $Default: not a version noderoll made
+		return fmt.Sprintf("group %s runs launch template %s version %s, which moves on its own: the next apply pins a numbered version and replaces every node", d.group, ltID, version), nil
 	}
 	baseID, baseVersion, err := d.base(ctx)
 	if err != nil {
 		return "", err
 	}
 	if ltID != baseID {
-		return "", nil
+		return fmt.Sprintf("group %s runs launch template %s, not the base launch template %s: the next apply replaces every node", d.group, ltID, baseID), nil
 	}
 	desc, err := d.description(ctx, ltID, version)
 	if rollout.CodeOf(d, err) == rollout.NotFound {
-		return "", nil // the version was deleted: Describe reports it by ID only
+		return fmt.Sprintf("group %s runs launch template version %s, which no longer exists: the next apply replaces every node", d.group, templateID(ltID, version)), nil
 	}
 	if err != nil {
 		return "", err
@@ -402,7 +405,11 @@ func (d *Driver) TemplateDrift(ctx context.Context, s rollout.Spec) (string, err
 		return "", nil
 	}
 	made, ok := d.markerBase(desc)
-	if !ok || made == baseVersion || desc != d.versionMarker(made, s) {
+	if !ok {
+		return fmt.Sprintf("group %s runs launch template version %s, which noderoll did not make for pool %s: the next apply replaces every node with a noderoll version", d.group, templateID(ltID, version), d.o.PoolName), nil
+	}
+	if made == baseVersion || desc != d.versionMarker(made, s) {
+		// The spec itself differs: the plan shows that change already.
 		return "", nil
 	}
 	return fmt.Sprintf("base launch template %s changed: its default version is now %d, and the pool's template %s was made from version %d",

@@ -618,6 +618,16 @@ func TestTemplateDrift(t *testing.T) {
 		t.Fatalf("TemplateDrift on a version of the new default = %q, %v; want no drift", why, err)
 	}
 
+	// A group on a version noderoll did not make (an imported group, say):
+	// the next apply replaces every node, so that is drift too.
+	foreign := e.driver(t, e.options("web"))
+	ok(t, foreign.UseTemplate(ctx, rollout.Template{ID: e.baseID + ":3"}, ""))
+	why, err = observer.TemplateDrift(ctx, s)
+	ok(t, err)
+	if !strings.Contains(why, "which noderoll did not make for pool web") {
+		t.Fatalf("TemplateDrift on a foreign version = %q, want it to say noderoll did not make it", why)
+	}
+
 	missing := e.driver(t, e.options("gone"))
 	if _, err := missing.TemplateDrift(ctx, s); rollout.CodeOf(missing, err) != rollout.NotFound {
 		t.Fatalf("TemplateDrift of a missing group = %v, want a NotFound error", err)
