@@ -1,7 +1,27 @@
 // Package rollout is noderoll's cloud-agnostic engine: it moves a pool of
 // nodes from one template to another with surge-and-drain replacement,
 // health gating and rollback. It imports no Terraform and no cloud SDK;
-// backends implement Driver.
+// backends implement Driver (providers/local, providers/asg, internal/sim).
+//
+// An Executor reconciles level-triggered: each tick it observes the pool
+// with one Driver.Describe, probes the nodes, asks the pure planner Decide
+// for the next intents (each with a reason in words), and performs them.
+// It keeps no journal: which template each node runs, and which template
+// the group points at, is read back from the cloud, and the template a
+// rollout started from is recorded on the group (Pool.Origin). A run that
+// follows an interruption at any point continues from what it observes.
+//
+//	ex, err := rollout.New(rollout.Options{
+//		Driver:   driver,
+//		Strategy: rollout.DefaultStrategy(),
+//		Prober:   prober, // rollout/health
+//		Drainer:  drainer, // rollout/drain, or nil
+//		OnEvent:  func(e rollout.Event) { log.Print(e) },
+//	})
+//	report, err := ex.Apply(ctx, rollout.Spec{Size: 6, Image: "ami-0abc", MachineType: "m7i.large"})
+//
+// Preview renders what Apply would do, for a change review, by running the
+// same planner over a virtual pool.
 package rollout
 
 import (
