@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -374,8 +375,17 @@ func TestDestroy(t *testing.T) {
 		if _, err := h.apply(t.Context(), "v1", nil); err != nil {
 			t.Fatal(err)
 		}
-		var drained []string
-		drain := rollout.DrainerFunc(func(ctx context.Context, n rollout.Node) error { drained = append(drained, n.ID); return nil })
+		var (
+			mu      sync.Mutex
+			drained []string
+		)
+		// Destroy drains nodes concurrently.
+		drain := rollout.DrainerFunc(func(ctx context.Context, n rollout.Node) error {
+			mu.Lock()
+			defer mu.Unlock()
+			drained = append(drained, n.ID)
+			return nil
+		})
 		if _, err := h.executor(drain).Destroy(t.Context()); err != nil {
 			t.Fatal(err)
 		}
