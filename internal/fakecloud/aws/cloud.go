@@ -156,6 +156,7 @@ type Cloud struct {
 	done chan struct{}
 
 	mu        sync.Mutex
+	ticks     int // lifecycle advances so far, for tests that wait on them
 	calls     map[string]int
 	throttled map[string]int
 	buckets   map[string]*tokenBucket
@@ -269,6 +270,14 @@ func (c *Cloud) Calls() map[string]int {
 	return out
 }
 
+// LifecycleTicks counts the background loop's lifecycle advances, so a test
+// can wait for some to pass instead of sleeping.
+func (c *Cloud) LifecycleTicks() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ticks
+}
+
 // Throttled returns how many requests of each action were refused for
 // throttling.
 func (c *Cloud) Throttled() map[string]int {
@@ -363,6 +372,7 @@ func (c *Cloud) loop() {
 		case <-t.C:
 			c.mu.Lock()
 			c.advanceLocked(time.Now())
+			c.ticks++
 			c.mu.Unlock()
 		}
 	}

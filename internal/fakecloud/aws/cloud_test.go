@@ -500,7 +500,9 @@ func TestSuspendedProcessesAndTags(t *testing.T) {
 	if _, err := cl.asg.SetDesiredCapacity(ctx, &autoscaling.SetDesiredCapacityInput{AutoScalingGroupName: aws.String("g"), DesiredCapacity: aws.Int32(2)}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(50 * time.Millisecond) // several lifecycle ticks: nothing may launch
+	// Several lifecycle advances pass: nothing may launch.
+	start := c.LifecycleTicks()
+	eventually(t, "five lifecycle ticks", func() bool { return c.LifecycleTicks() >= start+5 })
 	if g, _ := c.Group("g"); len(g.InstanceIDs) != 0 || g.LaunchTemplateVersion != "$Default" {
 		t.Fatalf("with Launch suspended the group launched %v (version %s)", g.InstanceIDs, g.LaunchTemplateVersion)
 	}
