@@ -149,13 +149,13 @@ func (r *run) converge(ctx context.Context, target Template, origin string, rest
 			e.emit(Event{Type: EventPaused, Message: pause})
 		}
 		r.measure(obs)
-		r.waves(target.ID, now)
+		r.waves(target.ID, now) // nodes found by track, removals made in the last wait
 		intents := Decide(obs)
 		done, err := r.act(ctx, intents, pool)
 		if err != nil || done {
 			return err
 		}
-		r.waves(target.ID, now)
+		r.waves(target.ID, now) // removals made by act
 		if limit := r.size + r.budget.Surge + 1; (r.restore || r.repair) && r.restoreFailed > limit {
 			return &failure{reason: fmt.Sprintf("%d replacement node(s) failed while restoring the pool", r.restoreFailed)}
 		}

@@ -38,7 +38,7 @@ func (nv *naive) call(ctx context.Context, what string, op func() error) error {
 		if !retry {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := sim.Sleep(ctx, wait); err != nil {
 			return err
 		}
 	}
@@ -157,7 +157,7 @@ func (nv *naive) newInstances(ctx context.Context, known map[string]bool, n int)
 			}
 			return fresh, nil
 		}
-		if err := sleepCtx(ctx, nv.s.ProbeInterval); err != nil {
+		if err := sim.Sleep(ctx, nv.s.ProbeInterval); err != nil {
 			return nil, err
 		}
 	}
@@ -198,7 +198,7 @@ func (nv *naive) waitHealthy(ctx context.Context, nodes []rollout.Node) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("%d of %d new instances not healthy within %s", len(nodes)-ok, len(nodes), nv.s.NodeDeadline)
 		}
-		if err := sleepCtx(ctx, nv.s.ProbeInterval-time.Since(round)); err != nil {
+		if err := sim.Sleep(ctx, nv.s.ProbeInterval-time.Since(round)); err != nil {
 			return err
 		}
 	}
@@ -237,26 +237,12 @@ func (nv *naive) retire(ctx context.Context, ids []string) error {
 		}
 		left = still
 		if len(left) > 0 {
-			if err := sleepCtx(ctx, nv.s.ProbeInterval-time.Since(round)); err != nil {
+			if err := sim.Sleep(ctx, nv.s.ProbeInterval-time.Since(round)); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func runNaive(ctx context.Context, sc Scenario, seed int64) (Run, error) {

@@ -152,7 +152,7 @@ func (c *Cloud) do(ctx context.Context, kind string, fn func(now time.Time) erro
 	}
 	c.mu.Unlock()
 
-	if err := sleep(ctx, latency); err != nil {
+	if err := Sleep(ctx, latency); err != nil {
 		return fmt.Errorf("sim %s #%d: %w", kind, n, err)
 	}
 	if fault != nil {
@@ -173,8 +173,10 @@ func (c *Cloud) do(ctx context.Context, kind string, fn func(now time.Time) erro
 	return err
 }
 
-// sleep waits d or until ctx is done. In a synctest bubble the wait is virtual.
-func sleep(ctx context.Context, d time.Duration) error {
+// Sleep waits d or until ctx is done. In a synctest bubble the wait is
+// virtual. Exported for code that drives the simulated cloud (the bench's
+// naive baseline).
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

@@ -183,7 +183,7 @@ func (c *Cloud) Prober() rollout.Prober {
 // when ctx ends.
 func (c *Cloud) Drainer(d Dist) rollout.Drainer {
 	return rollout.DrainerFunc(func(ctx context.Context, n rollout.Node) error {
-		if err := sleep(ctx, d.Draw(stream(c.o.Seed, "drain/"+n.ID, 0))); err != nil {
+		if err := Sleep(ctx, d.Draw(stream(c.o.Seed, "drain/"+n.ID, 0))); err != nil {
 			return fmt.Errorf("drain %s: %w", n.ID, err)
 		}
 		return nil
